@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reminders.db import Base, utcnow
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "pain_urgent": 8,
+    "glucose_high_mg_dl": 300,
+    "glucose_low_mg_dl": 70,
+    "numbness_urgent_after_hours": 8,
+}
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # Non-critical messages go out only between these local times (patient's zone);
+    # outside them are the clinic's quiet hours.
+    window_opens: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    window_closes: Mapped[time] = mapped_column(Time, default=time(20, 0))
+    emergency_number: Mapped[str] = mapped_column(String(40), default="911")
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    sms_from: Mapped[str] = mapped_column(String(40))
+    email_from: Mapped[str | None] = mapped_column(String(200))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=lambda: dict(DEFAULT_THRESHOLDS))
+    on_call_phone: Mapped[str | None] = mapped_column(String(32))
+    on_call_email: Mapped[str | None] = mapped_column(String(200))
+    backup_phone: Mapped[str | None] = mapped_column(String(32))
+    backup_email: Mapped[str | None] = mapped_column(String(200))
+    emergency_ack_minutes: Mapped[int] = mapped_column(default=5)
+    urgent_ack_minutes: Mapped[int] = mapped_column(default=30)
+    api_key_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+    __table_args__ = (UniqueConstraint("email", name="uq_staff_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    email: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))  # admin | coordinator | clinician
+    phone: Mapped[str | None] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,120 @@
+"""Typed, fail-fast settings read from ``AFTERCARE_*`` environment variables.
+
+Every variable is documented in the README; a bad value stops the process at start-up
+with a message naming the variable, never later in the middle of a send.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """Raised with a readable message when the environment is misconfigured."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTERCARE_", extra="ignore")
+
+    # Storage and queue.
+    database_url: str = "sqlite:///./var/aftercare.sqlite3"
+    broker_url: str | None = None
+    redis_url: str | None = None  # rate limiter; defaults to broker_url when that is redis://
+
+    # Where message templates and protocols live; extra dirs are searched first.
+    templates_dir: Path | None = None
+    template_override_dirs: list[Path] = Field(default_factory=list)
+
+    # Dispatch.
+    dispatch_interval_seconds: float = 5.0
+    dispatch_batch_size: int = 200
+    claim_lease_seconds: int = 60
+    embedded_send_threads: int = 4
+    sms_rate_per_second: float = 1.0  # per sender number; a long code allows about 1
+
+    # Outbound SMS.
+    sms_provider: Literal["twilio", "console"] = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_api_url: str | None = None  # Twilio-compatible base URL (tests, edge regions)
+    twilio_messaging_service_sid: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Outbound email.
+    email_provider: Literal["smtp", "console"] = "console"
+    smtp_url: str | None = None  # smtp://user:pass@host:port, smtps://… or smtp+starttls://…
+    email_from: str = "aftercare@localhost"
+    email_reply_domain: str = "reply.localhost"
+    inbound_email_user: str | None = None
+    inbound_email_password: str | None = None
+
+    # Web.
+    secret_key: str = "dev-insecure-change-me"  # noqa: S105 - documented dev default, refused in production
+    environment: Literal["development", "production", "test"] = "development"
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is our driver; SQLAlchemy's bare postgresql:// means psycopg2.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _supported_broker(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://")):
+            # kombu's SQL and filesystem transports are unsupported by Celery and never
+            # delete acked rows; the embedded mode needs no broker at all.
+            raise ValueError("only redis:// brokers are supported; leave unset for embedded mode")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        return self.redis_url or self.broker_url
+
+    def check_providers(self) -> None:
+        """Fail fast when a provider is switched on without what it needs."""
+        problems: list[str] = []
+        if self.sms_provider == "twilio":
+            for name in ("twilio_account_sid", "twilio_auth_token"):
+                if not getattr(self, name):
+                    problems.append(f"AFTERCARE_{name.upper()} is required when SMS_PROVIDER=twilio")
+        if self.email_provider == "smtp" and not self.smtp_url:
+            problems.append("AFTERCARE_SMTP_URL is required when EMAIL_PROVIDER=smtp")
+        if self.environment == "production" and self.secret_key.startswith("dev-"):
+            problems.append("AFTERCARE_SECRET_KEY must be set in production")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"AFTERCARE_{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+    settings.check_providers()
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

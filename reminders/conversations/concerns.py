@@ -1,0 +1,105 @@
+"""Concerns: something a person at the clinic has to look at."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from reminders.clinics.models import Clinic
+from reminders.conversations.models import Concern
+
+_ACK_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+
+
+def new_ack_code() -> str:
+    # Short enough to type on a phone ("ACK K7QF"), unambiguous (no O/0, I/1).
+    return "".join(secrets.choice(_ACK_ALPHABET) for _ in range(4))
+
+
+def escalation_window(clinic: Clinic, severity: str) -> timedelta | None:
+    if severity == "emergency":
+        return timedelta(minutes=clinic.emergency_ack_minutes)
+    if severity == "urgent":
+        return timedelta(minutes=clinic.urgent_ack_minutes)
+    return None
+
+
+def open_concern(
+    *,
+    session: Session,
+    clinic: Clinic,
+    severity: str,
+    kind: str,
+    summary: str,
+    now: datetime,
+    categories: list[str] | None = None,
+    patient_id: int | None = None,
+    enrollment_id: int | None = None,
+    inbound_id: int | None = None,
+) -> Concern:
+    window = escalation_window(clinic, severity)
+    concern = Concern(
+        clinic_id=clinic.id,
+        patient_id=patient_id,
+        enrollment_id=enrollment_id,
+        inbound_id=inbound_id,
+        kind=kind,
+        severity=severity,
+        categories=categories or [],
+        summary=summary[:300],
+        ack_code=new_ack_code(),
+        next_escalation_at=now + window if window else None,
+        created_at=now,
+    )
+    session.add(concern)
+    session.flush()
+    return concern
+
+
+class ConcernStateError(ValueError):
+    pass
+
+
+def acknowledge(
+    *, session: Session, concern: Concern, staff_id: int | None, now: datetime, via: str
+) -> Concern:
+    """Open → acknowledged; stops escalation. Acknowledging twice is harmless."""
+    from reminders import audit
+
+    if concern.status == "open":
+        concern.status = "acknowledged"
+        concern.acknowledged_by = staff_id
+        concern.acknowledged_at = now
+        concern.next_escalation_at = None
+        audit.record(
+            session=session, clinic_id=concern.clinic_id, staff_id=staff_id,
+            actor=f"staff:{staff_id}" if staff_id else via, action="concern.acknowledge",
+            subject_type="concern", subject_id=concern.id, via=via,
+        )  # fmt: skip
+    return concern
+
+
+def resolve(
+    *, session: Session, concern: Concern, staff_id: int | None, now: datetime, note: str, via: str
+) -> Concern:
+    """Resolve with a note (acknowledging first if nobody had)."""
+    from reminders import audit
+
+    if concern.status == "resolved":
+        raise ConcernStateError("concern is already resolved")
+    if not note.strip():
+        raise ConcernStateError("a resolution note is required")
+    acknowledge(session=session, concern=concern, staff_id=staff_id, now=now, via=via)
+    concern.status = "resolved"
+    concern.resolved_by = staff_id
+    concern.resolved_at = now
+    concern.resolution_note = note.strip()[:2000]
+    audit.record(
+        session=session, clinic_id=concern.clinic_id, staff_id=staff_id,
+        actor=f"staff:{staff_id}" if staff_id else via, action="concern.resolve",
+        subject_type="concern", subject_id=concern.id, via=via,
+    )  # fmt: skip
+    return concern

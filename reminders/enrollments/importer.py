@@ -1,0 +1,132 @@
+"""CSV enrollment import, shared by `aftercare import` and the web upload.
+
+Columns (header row required; order free; unknown columns are an error so a typo in a
+header is not silently ignored):
+
+    external_id, given_name*, family_name, phone, email, timezone*, language,
+    conditions (separated by ';'), performed_at*, injectate*, site, side,
+    diagnostic (true/false/yes/no/1/0), follow_up_at, channel (sms|email)
+
+Every bad row is reported with its line number and field; good rows are imported, each
+in its own savepoint, unless ``all_or_nothing`` is set, when one bad row imports nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from reminders.clinics.models import Clinic
+from reminders.enrollments import service
+from reminders.enrollments.schemas import InputError, parse_enrollment
+
+PATIENT_COLUMNS = ("external_id", "given_name", "family_name", "phone", "email", "timezone",
+                   "language", "conditions")  # fmt: skip
+PROCEDURE_COLUMNS = ("performed_at", "injectate", "site", "side", "diagnostic")
+OTHER_COLUMNS = ("follow_up_at", "channel")
+COLUMNS = PATIENT_COLUMNS + PROCEDURE_COLUMNS + OTHER_COLUMNS
+REQUIRED = ("given_name", "timezone", "performed_at", "injectate")
+_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    imported: list[int] = field(default_factory=list)  # enrollment ids
+    existing: list[int] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    committed: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "imported": len(self.imported),
+            "already_enrolled": len(self.existing),
+            "errors": [str(e) for e in self.errors],
+            "committed": self.committed,
+        }
+
+
+def row_to_payload(row: dict[str, str]) -> dict[str, Any]:
+    def value(name: str) -> str | None:
+        text = (row.get(name) or "").strip()
+        return text or None
+
+    diagnostic = (value("diagnostic") or "").lower()
+    if diagnostic not in _TRUE | _FALSE:
+        raise InputError([("diagnostic", "must be true or false")])
+    patient = {k: value(k) for k in PATIENT_COLUMNS if k != "conditions" and value(k)}
+    patient["conditions"] = [c for c in (value("conditions") or "").split(";") if c.strip()]
+    procedure = {k: value(k) for k in ("performed_at", "injectate", "site", "side") if value(k)}
+    procedure["diagnostic"] = diagnostic in _TRUE
+    payload: dict[str, Any] = {"patient": patient, "procedure": procedure}
+    for name in OTHER_COLUMNS:
+        if value(name):
+            payload[name] = value(name)
+    return payload
+
+
+def import_csv(
+    text: str,
+    *,
+    session: Session,
+    clinic: Clinic,
+    now: datetime,
+    actor: str,
+    all_or_nothing: bool = False,
+) -> ImportReport:
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        report.errors.append(RowError(1, "header", "the file is empty or has no header row"))
+        report.committed = False
+        return report
+    unknown = [h for h in header if h not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or missing:
+        if unknown:
+            report.errors.append(RowError(1, "header", f"unknown column(s): {', '.join(unknown)}"))
+        if missing:
+            report.errors.append(RowError(1, "header", f"missing column(s): {', '.join(missing)}"))
+        report.committed = False
+        return report
+    reader.fieldnames = header
+    outer = session.begin_nested() if all_or_nothing else None
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            report.errors.append(RowError(line, "row", "has more fields than the header"))
+            continue
+        savepoint = session.begin_nested()
+        try:
+            data = parse_enrollment(row_to_payload(row))
+            result = service.enroll(data, session=session, clinic=clinic, now=now, actor=actor)
+        except InputError as exc:
+            savepoint.rollback()
+            report.errors.extend(RowError(line, f, m) for f, m in exc.errors)
+            continue
+        savepoint.commit()
+        (report.imported if result.created else report.existing).append(result.enrollment.id)
+    if outer is not None:
+        if report.errors:
+            outer.rollback()
+            report.committed = False
+            report.imported.clear()
+            report.existing.clear()
+        else:
+            outer.commit()
+    return report

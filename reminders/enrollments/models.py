@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reminders.db import Base, utcnow
+
+# Message life cycle. Only "pending" rows are ever claimed; every move is a conditional
+# UPDATE from an expected status, so two workers can never both win a transition.
+PENDING, CLAIMED, SENDING, SENT, FAILED, SKIPPED, CANCELLED = (
+    "pending",
+    "claimed",
+    "sending",
+    "sent",
+    "failed",
+    "skipped",
+    "cancelled",
+)
+OPEN_STATUSES = (PENDING, CLAIMED, SENDING)
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("procedure_id", name="uq_enrollment_procedure"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"))
+    protocol_version_id: Mapped[int] = mapped_column(ForeignKey("protocol_versions.id"))
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active|completed|cancelled
+    channel: Mapped[str] = mapped_column(String(10), default="sms")
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None]
+
+
+class ScheduledMessage(Base):
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_message_idempotency"),
+        # "What is due now" reads only pending rows; the partial index stays small
+        # however much history accumulates.
+        Index(
+            "ix_messages_due",
+            "due_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        # Leases that expired (a worker died mid-send) are found through this one.
+        Index(
+            "ix_messages_lease",
+            "lease_until",
+            postgresql_where=text("status IN ('claimed', 'sending')"),
+            sqlite_where=text("status IN ('claimed', 'sending')"),
+        ),
+        Index("ix_messages_enrollment", "enrollment_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    step_key: Mapped[str] = mapped_column(String(60))
+    occurrence: Mapped[int] = mapped_column(default=0)
+    idempotency_key: Mapped[str] = mapped_column(String(120))
+    template: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(10))
+    expects: Mapped[str | None] = mapped_column(String(20))
+    time_critical: Mapped[bool] = mapped_column(default=False)
+    answer_window_minutes: Mapped[int | None]
+    planned_at: Mapped[datetime]  # where the protocol puts it, before quiet hours
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default=PENDING)
+    status_reason: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None]
+    claims: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

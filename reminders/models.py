@@ -1,0 +1,25 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from reminders.audit.models import AuditEvent
+from reminders.clinics.models import Clinic, StaffMember
+from reminders.conversations.models import Concern, InboundMessage
+from reminders.db import Base
+from reminders.delivery.models import SendAttempt
+from reminders.enrollments.models import Enrollment, ScheduledMessage
+from reminders.patients.models import Patient, Procedure
+from reminders.protocols.models import ProtocolVersion
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Clinic",
+    "Concern",
+    "Enrollment",
+    "InboundMessage",
+    "Patient",
+    "Procedure",
+    "ProtocolVersion",
+    "ScheduledMessage",
+    "SendAttempt",
+    "StaffMember",
+]

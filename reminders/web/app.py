@@ -1,0 +1,38 @@
+"""The FastAPI application: pages, REST API and webhooks, all thin over the services.
+
+Each area lives in its own router module; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from reminders.clock import Clock, SystemClock
+from reminders.config import Settings, get_settings
+from reminders.db import make_engine
+from reminders.web.errors import install_error_handlers
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Aftercare",
+        version="1.0",
+        summary="Follow-up after ultrasound-guided hip injections",
+        docs_url="/docs",
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.clock = clock or SystemClock()
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list:  # type: ignore[type-arg]
+    # Routers are added here as each area lands (health, webhooks, API, pages).
+    return []

@@ -1,0 +1,185 @@
+"""Shared test set-up: real PostgreSQL and Redis, SQLite files, a named cast.
+
+Database tests run against both backends through the ``session`` fixture; each test
+runs inside a transaction that is rolled back, so tests never see each other's rows.
+Under CI=true a missing PostgreSQL or Redis fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from reminders import migrations
+from reminders.db import make_engine
+
+PG_ADMIN_URL = os.environ.get(
+    "AFTERCARE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("AFTERCARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Settings must never come from a developer's shell during tests.
+for _name in list(os.environ):
+    if _name.startswith("AFTERCARE_") and not _name.startswith("AFTERCARE_TEST_"):
+        del os.environ[_name]
+os.environ["AFTERCARE_ENVIRONMENT"] = "test"
+
+
+def _service_missing(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable ({exc.__class__.__name__}: {exc})"
+    if IN_CI:
+        pytest.exit(f"CI=true and {message}; the test command starts it when installed", 3)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated to head."""
+    import psycopg
+
+    name = f"aftercare_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _service_missing("PostgreSQL", exc)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "aftercare.sqlite3"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (savepoints inside)."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint",
+                 expire_on_commit=False)  # fmt: skip
+    try:
+        yield db
+    finally:
+        db.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _service_missing("Redis", exc)
+    client.flushdb()  # a database of its own (see AFTERCARE_TEST_REDIS_URL), never db 0
+    return REDIS_URL
+
+
+def truncate_all(engine: Engine) -> None:
+    """Empty every table (tests whose code commits through its own sessions)."""
+    from reminders.models import Base
+
+    names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in names:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+# -- the cast --------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 20, 20, 10, tzinfo=UTC)  # 14:10 in Chicago
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def riverside(session: Session):  # type: ignore[no-untyped-def]
+    """Riverside Ortho, in Chicago, with the built-in protocols published."""
+    from reminders.clinics.service import create_clinic
+
+    return create_clinic(
+        session=session, name="Riverside Ortho", timezone="America/Chicago",
+        sms_from="+13125550100", on_call_phone="+13125550199", on_call_email="oncall@riverside.test",
+    ).clinic  # fmt: skip
+
+
+@pytest.fixture
+def lakeside(session: Session):  # type: ignore[no-untyped-def]
+    """Another clinic, whose staff must never see Riverside's patients."""
+    from reminders.clinics.service import create_clinic
+
+    return create_clinic(
+        session=session, name="Lakeside Spine", timezone="America/New_York",
+        sms_from="+12125550100",
+    ).clinic  # fmt: skip
+
+
+def alice_payload(**overrides: object) -> dict[str, object]:
+    """Alice: diabetic, corticosteroid injection at 14:10 Chicago time, visit in two weeks."""
+    payload: dict[str, object] = {
+        "patient": {
+            "external_id": "MRN-1001", "given_name": "Alice", "phone": "+13125550123",
+            "email": "alice@example.org", "timezone": "America/Chicago", "language": "en",
+            "conditions": ["diabetes"],
+        },
+        "procedure": {"performed_at": "2026-11-20T14:10:00-06:00", "injectate": "corticosteroid",
+                      "side": "right"},
+        "follow_up_at": "2026-12-04T10:30:00-06:00",
+        "channel": "sms",
+    }  # fmt: skip
+    payload.update(overrides)
+    return payload
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+ONE_DAY = timedelta(days=1)
