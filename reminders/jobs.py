@@ -7,11 +7,16 @@ returns how much it did, for logs.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from reminders.clock import Clock
 from reminders.delivery.send import SessionFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,10 +28,25 @@ class Job:
 
 def periodic_jobs() -> list[Job]:
     """Jobs besides the dispatcher (which both modes run on their own interval)."""
-    jobs: list[Job] = []
-    try:  # Step 3's escalation and no-response jobs, once present.
-        from reminders.conversations.jobs import JOBS
-    except ImportError:
-        return jobs
-    jobs.extend(JOBS)
-    return jobs
+    from reminders.conversations.jobs import JOBS  # imported here: it imports Job from us
+
+    return list(JOBS)
+
+
+def run_periodic(
+    stop: threading.Event, sessions: SessionFactory, clock: Clock, jobs: list[Job] | None = None
+) -> None:
+    """The embedded mode's beat: run each job on its interval until ``stop`` is set."""
+    jobs = periodic_jobs() if jobs is None else jobs
+    last_run: dict[str, float] = {}
+    while not stop.is_set():
+        for job in jobs:
+            if time.monotonic() - last_run.get(job.name, -1e9) < job.interval_seconds:
+                continue
+            last_run[job.name] = time.monotonic()
+            try:
+                job.run(sessions, clock)
+            except Exception:
+                # One failing job must not stop the others (or the next round of itself).
+                log.exception("periodic job %s failed", job.name)
+        stop.wait(1.0)

@@ -6,6 +6,7 @@ import secrets
 import string
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reminders.clinics.models import Clinic
@@ -17,6 +18,35 @@ _ACK_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "2345
 def new_ack_code() -> str:
     # Short enough to type on a phone ("ACK K7QF"), unambiguous (no O/0, I/1).
     return "".join(secrets.choice(_ACK_ALPHABET) for _ in range(4))
+
+
+def unused_ack_code(*, session: Session, clinic_id: int) -> str:
+    """A code no other open concern of this clinic holds, so "ACK K7QF" names one concern."""
+    for _ in range(20):
+        code = new_ack_code()
+        clash = session.scalar(
+            select(Concern.id).where(
+                Concern.clinic_id == clinic_id, Concern.ack_code == code,
+                Concern.status != "resolved",
+            ).limit(1)
+        )  # fmt: skip
+        if clash is None:
+            return code
+    raise RuntimeError("could not find a free acknowledgement code")  # 30^4 codes; never
+
+
+def by_ack_code(*, session: Session, clinic_ids: list[int], code: str) -> Concern | None:
+    """The unresolved concern of one of these clinics with this code, open ones first."""
+    return session.scalars(
+        select(Concern)
+        .where(
+            Concern.clinic_id.in_(clinic_ids),
+            Concern.ack_code == code.upper(),
+            Concern.status != "resolved",
+        )
+        .order_by((Concern.status == "open").desc(), Concern.id.desc())
+        .limit(1)
+    ).first()
 
 
 def escalation_window(clinic: Clinic, severity: str) -> timedelta | None:
@@ -50,7 +80,7 @@ def open_concern(
         severity=severity,
         categories=categories or [],
         summary=summary[:300],
-        ack_code=new_ack_code(),
+        ack_code=unused_ack_code(session=session, clinic_id=clinic.id),
         next_escalation_at=now + window if window else None,
         created_at=now,
     )
@@ -75,10 +105,15 @@ def acknowledge(
         concern.acknowledged_at = now
         concern.next_escalation_at = None
         audit.record(
-            session=session, clinic_id=concern.clinic_id, staff_id=staff_id,
-            actor=f"staff:{staff_id}" if staff_id else via, action="concern.acknowledge",
-            subject_type="concern", subject_id=concern.id, via=via,
-        )  # fmt: skip
+            session=session,
+            clinic_id=concern.clinic_id,
+            staff_id=staff_id,
+            actor=f"staff:{staff_id}" if staff_id else via,
+            action="concern.acknowledge",
+            subject_type="concern",
+            subject_id=concern.id,
+            via=via,
+        )
     return concern
 
 
@@ -98,8 +133,13 @@ def resolve(
     concern.resolved_at = now
     concern.resolution_note = note.strip()[:2000]
     audit.record(
-        session=session, clinic_id=concern.clinic_id, staff_id=staff_id,
-        actor=f"staff:{staff_id}" if staff_id else via, action="concern.resolve",
-        subject_type="concern", subject_id=concern.id, via=via,
-    )  # fmt: skip
+        session=session,
+        clinic_id=concern.clinic_id,
+        staff_id=staff_id,
+        actor=f"staff:{staff_id}" if staff_id else via,
+        action="concern.resolve",
+        subject_type="concern",
+        subject_id=concern.id,
+        via=via,
+    )
     return concern

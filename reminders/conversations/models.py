@@ -8,6 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
 
+# What an inbound message turned out to be (InboundMessage.kind).
+ANSWER, UNCLEAR, FREE = "answer", "unclear", "free"
+OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
+UNKNOWN, STAFF, IGNORED = "unknown", "staff", "ignored"
+
 
 class InboundMessage(Base):
     """A reply from a patient (or an unknown sender), with how it was read."""
@@ -16,6 +21,9 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", name="uq_inbound_provider_id"),
         Index("ix_inbound_patient", "patient_id", "received_at"),
+        # Loop protection counts recent auto-replies per sender.
+        Index("ix_inbound_sender", "sender", "received_at"),
+        Index("ix_inbound_answers", "answers_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,6 +35,7 @@ class InboundMessage(Base):
     provider_id: Mapped[str | None] = mapped_column(String(100))  # MessageSid / Message-ID
     sender: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default=FREE)
     severity: Mapped[str] = mapped_column(String(12), default="none")
     categories: Mapped[list[str]] = mapped_column(default=list)
     parsed: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -36,14 +45,18 @@ class InboundMessage(Base):
 
 class Concern(Base):
     __tablename__ = "concerns"
-    __table_args__ = (Index("ix_concerns_open", "clinic_id", "status", "severity"),)
+    __table_args__ = (
+        Index("ix_concerns_open", "clinic_id", "status", "severity"),
+        Index("ix_concerns_escalation", "next_escalation_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
-    kind: Mapped[str] = mapped_column(String(20), default="reply")  # reply|no_response|delivery
+    # reply | unclear | no_response | unknown_sender | delivery
+    kind: Mapped[str] = mapped_column(String(20), default="reply")
     severity: Mapped[str] = mapped_column(String(12))
     categories: Mapped[list[str]] = mapped_column(default=list)
     summary: Mapped[str] = mapped_column(String(300), default="")
@@ -57,3 +70,56 @@ class Concern(Base):
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffAlert(Base):
+    """One page to one staff contact about one concern, at one escalation level.
+
+    Written in the concern's transaction (an outbox), delivered right after commit and
+    retried by the escalation job; the rows are the per-level record of who was told.
+    """
+
+    __tablename__ = "staff_alerts"
+    __table_args__ = (
+        Index("ix_staff_alerts_concern", "concern_id"),
+        Index("ix_staff_alerts_status", "status", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"))
+    level: Mapped[int]  # 0 on-call, 1 backup, 2 admin
+    role: Mapped[str] = mapped_column(String(12))  # on_call | backup | admin
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    recipient: Mapped[str] = mapped_column(String(200))
+    # pending -> sending -> sent | failed ; cancelled when the concern was acknowledged first
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(100))
+    error_code: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class QuestionFollowup(Base):
+    """What the no-response job did about one unanswered question (one row per question).
+
+    The unique message_id is the claim: two job runs cannot both re-ask or both open
+    the no-response concern.
+    """
+
+    __tablename__ = "question_followups"
+    __table_args__ = (UniqueConstraint("message_id", name="uq_followup_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("scheduled_messages.id"))
+    state: Mapped[str] = mapped_column(String(12))  # reasking | reasked | closed
+    reasked_at: Mapped[datetime | None]
+    reask_provider_id: Mapped[str | None] = mapped_column(String(100))
+    concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id"))
+    closed_reason: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,19 +27,36 @@ class Concept:
     suppressed_by: tuple[str, ...] = ()
 
 
+# A filler word between two parts of a phrase; never a negator, so "it's not hot" does
+# not read as "it ... hot" (the negator is left outside for scan.py to see).
+GAP = r"(?:(?!(?:no|not|isnt|arent|never|nor|sin|ni|nada)\b)\w+ )"
+_GAP_AFTER = r"(?: (?!(?:no|not|isnt|arent|never|nor|sin|ni|nada)\b)\w+)"
+
+
 def rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+    body = "|".join(alternatives).replace(r"(?:\w+ )", GAP).replace(r"(?: \w+)", _GAP_AFTER)
+    return re.compile(r"\b(?:" + body + r")\b")
 
 
 _B = r"(?:breathe?|breathing|breathin|breth|brethe|breating|breathng|breath)"
-_SITE = r"(?:site|area|spot|hip|skin|joint|leg|thigh|groin|it|its|injection|zona|sitio|piel|cadera|pierna)"
+_SITE = (
+    r"(?:site|area|spot|hip|skin|joint|leg|thigh|groin|it|its|injection|zona|sitio|piel|"
+    r"cadera|pierna)"
+)
 _SWELL = r"(?:swell\w*|swollen|swolen|swolle|swolled|puffy|puffed)"
 _HINCH = r"(?:hinch\w*|inflamad[oa]s?)"
 
 CONCEPTS: tuple[Concept, ...] = (
     # --- emergency-grade ideas -------------------------------------------------------
     Concept("breathing", rx(
-        rf"(?:cant|cannot|can not|couldnt|could not|unable to|not able to|struggl\w* to|hard to|difficult to|harder to|trouble|troubles|difficulty|difficulties|problems?|issues?|hard time|struggl\w*|labou?red|heavy|cant catch my|cant get my) (?:\w+ )?{_B}",
+        rf"(?:cant|cannot|can not|couldnt|could not|unable to|not able to|struggl\w* to|hard to"
+        rf"|difficult to|harder to|trouble|troubles|difficulty|difficulties|problems?|issues?"
+        rf"|hard time|struggl\w*|labou?red|heavy|cant catch my|cant get my) (?:\w+ )?{_B}",
+        rf"{_B} (?:is |feels |was |has been |getting |gets )?(?:\w+ )?(?:hard|difficult|labou?red"
+        rf"|tough|heavy|shallow|rapid|a struggle|an effort)",
+        r"(?:cant|cannot|can not|couldnt|not|unable to) (?:get|getting"
+        r"|breathe in) (?:\w+ )?(?:enough )?(?:air|oxygen)",
+        r"not (?:getting )?enough air", r"gasping for air", r"air hunger",
         r"short(?:ness)? (?:of )?breath", r"out of breath", r"breathless\w*", r"wheez\w*",
         r"gasping", r"no (?:puedo|podia|pude|puede|podemos) respirar",
         r"(?:dificultad|dificultades|problemas?|trabajo) (?:para|al) respirar",
@@ -47,18 +64,26 @@ CONCEPTS: tuple[Concept, ...] = (
         r"falta de aire", r"(?:me|se|le) (?:ahogo|ahoga)", r"ahogando", r"ahogandome",
         r"no (?:me )?entra (?:el )?aire", r"respir\w* (?:con dificultad|mal|raro)",
         r"sin aliento",
+    ), exclude=rx(
+        rf"(?:\w+ ){{0,2}}{_B} (?:\w+ ){{0,3}}(?:nose|nostrils?|nariz)",
+        r"(?:stuffy|blocked|runny) nose",
+        r"(?:no )?(?:\w+ ){0,3}(?:aire|respirar) (?:\w+ ){0,3}nariz",
     )),
     Concept("throat", rx(
-        rf"(?:throat|tongue|tounge|lips?|mouth)(?: \w+){{0,3}}? (?:{_SWELL}|tight\w*|closing|closed|thick\w*)",
+        rf"(?:throat|tongue|tounge|lips?|mouth)(?: \w+){{0,3}}? (?:{_SWELL}|tight\w*|closing"
+        rf"|closed|thick\w*)",
         rf"(?:{_SWELL}|tight) (?:\w+ ){{0,2}}(?:throat|tongue|tounge|lips?)",
         r"(?:cant|cannot|can not|trouble|difficulty|hard to|hard time) (?:\w+ )?swallow\w*",
-        rf"(?:garganta|lengua|labios?|boca)(?: \w+){{0,3}}? (?:{_HINCH}|cerrando|cerrada|cerro|apretada)",
+        rf"(?:garganta|lengua|labios?|boca)(?: \w+){{0,3}}? (?:{_HINCH}|cerrando|cerrada|cerro"
+        rf"|apretada)",
         r"(?:hinch\w*|inflam\w*|cierra|cerrando) (?:\w+ ){0,2}(?:garganta|lengua|labios?)",
         r"no (?:puedo|puede) tragar", r"(?:dificultad|problemas?) (?:para|al) tragar",
     )),
     Concept("chest", rx(
-        r"chest (?:\w+ )?(?:pains?|hurts?|hurting|tight\w*|pressure|discomfort|ache|aching|squeez\w*|heavy|heaviness)",
-        r"(?:pains?|pressure|tightness|tight|heaviness|ache|squeezing|hurts?|hurting) (?:in|on|across|around) (?:my |the )?chest",
+        r"chest (?:\w+ )?(?:pains?|hurts?|hurting|tight\w*|pressure|discomfort|ache|aching"
+        r"|squeez\w*|heavy|heaviness)",
+        r"(?:pains?|pressure|tightness|tight|heaviness|ache|squeezing|hurts?|hurting) (?:in|on"
+        r"|across|around) (?:my |the )?chest",
         r"chestpain", r"angina",
         r"(?:dolor|presion|opresion|peso|punzada) (?:\w+ )?(?:de|en el|en mi|del) pecho",
         r"(?:me duele|duele|dolor) (?:el|mi) pecho", r"pecho (?:apretado|oprimido)",
@@ -69,11 +94,15 @@ CONCEPTS: tuple[Concept, ...] = (
         r"perdi(?:o)? el (?:conocimiento|sentido)",
     )),
     Concept("bleed_uncontrolled", rx(
-        r"(?:wont|will not|doesnt|does not|cant|cannot|can not|isnt|is not|hasnt|has not|not) (?:\w+ )?stop(?:ped|ping|s)? (?:\w+ )?bleed\w*",
-        r"bleed\w* (?:\w+ ){0,2}(?:wont|will not|doesnt|does not|isnt|hasnt|has not|not) (?:\w+ )?stop\w*",
+        r"(?:wont|will not|doesnt|does not|cant|cannot|can not|isnt|is not|hasnt|has not"
+        r"|not) (?:\w+ )?stop(?:ped|ping|s)? (?:\w+ )?bleed\w*",
+        r"bleed\w* (?:\w+ ){0,2}(?:wont|will not|doesnt|does not|isnt|hasnt|has not"
+        r"|not) (?:\w+ )?stop\w*",
         r"keeps? bleeding",
-        r"(?:blood|bleeding) (?:is |has |keeps )?(?:soak\w*|pour\w*|gush\w*|spurt\w*|pump\w*|everywhere|dripping)",
-        r"soak\w* (?:through|thru|the) (?:\w+ ){0,2}(?:bandage|dressing|plaster|gauze|band aid|bandaid|clothes|pants|sheets?|jeans)",
+        r"(?:blood|bleeding) (?:is |has |keeps )?(?:soak\w*|pour\w*|gush\w*|spurt\w*|pump\w*"
+        r"|everywhere|dripping)",
+        r"soak\w* (?:through|thru|the) (?:\w+ ){0,2}(?:bandage|dressing|plaster|gauze|band aid"
+        r"|bandaid|clothes|pants|sheets?|jeans)",
         r"(?:soaked|soaking|dripping) (?:with|in) blood",
         r"(?:gushing|pouring|spurting|squirting) (?:out )?blood",
         r"bleeding (?:heavily|profusely|like crazy)",
@@ -84,8 +113,10 @@ CONCEPTS: tuple[Concept, ...] = (
     )),
     Concept("rigors", rx(
         r"rigou?rs?", r"shaking chills",
-        r"(?:uncontrollabl[ey]|violently|cant stop|cannot stop|non stop|nonstop) (?:\w+ )?(?:shak\w*|shiver\w*|trembl\w*)",
-        r"(?:shak\w*|shiver\w*|trembl\w*) (?:all over|uncontrollabl[ey]|violently|so bad|badly|non stop|nonstop|like crazy)",
+        r"(?:uncontrollabl[ey]|violently|cant stop|cannot stop|non stop"
+        r"|nonstop) (?:\w+ )?(?:shak\w*|shiver\w*|trembl\w*)",
+        r"(?:shak\w*|shiver\w*|trembl\w*) (?:all over|uncontrollabl[ey]|violently|so bad|badly"
+        r"|non stop|nonstop|like crazy)",
         r"teeth (?:are )?chattering", r"tiritando",
         r"temblando (?:sin parar|mucho|de frio|todo|toda)",
         r"no (?:paro|puedo parar|para) de temblar",
@@ -98,7 +129,8 @@ CONCEPTS: tuple[Concept, ...] = (
         r"confundid[oa]", r"desorientad[oa]", r"delirando", r"no sabe donde esta",
         r"no reconoce",
     ), exclude=rx(
-        r"confus\w* (?:about|by|with|as to|regarding|on|over|why|what|how|which|whether|if|sobre|con|acerca|por|que|de|en)",
+        r"confus\w* (?:about|by|with|as to|regarding|on|over|why|what|how|which|whether|if|sobre"
+        r"|con|acerca|por|que|de|en)",
         r"confusing",
     )),
     # --- infection ------------------------------------------------------------------
@@ -112,7 +144,7 @@ CONCEPTS: tuple[Concept, ...] = (
     )),
     Concept("chills", rx(
         r"chills", r"chils", r"shivers", r"shivering", r"shivery", r"escalofrios?",
-        r"tiritona",
+        r"tiritona", r"hot and cold", r"cold and hot", r"frio y calor", r"calor y frio",
     )),
     Concept("shaking", rx(r"shak\w*", r"trembl\w*", r"tembl\w*")),
     Concept("pus", rx(
@@ -120,12 +152,15 @@ CONCEPTS: tuple[Concept, ...] = (
         r"drains", r"weeping", r"leaking", r"leaks", r"seeping",
         r"(?:yellow|green|yellowy|greenish) (?:\w+ )?(?:fluid|stuff|liquid|goo|gunk|crust)",
         r"smells? (?:\w+ )?(?:bad|funny|foul|awful|weird|off)",
-        r"foul (?:smell|odou?r)", r"stinks", r"supur\w*", r"secrecion",
+        r"(?:bad|foul|funny|awful|weird|strange|nasty|horrible) (?:\w+ )?(?:smell"
+        r"|odou?r)", r"stinks",
+        r"smelly", r"supur\w*", r"secrecion",
         r"(?:sale|saliendo|sale un|le sale|me sale) (?:\w+ )?(?:liquido|pus|algo|agua)",
         r"drena\w*", r"liquido amarillo", r"mal olor", r"huele mal", r"abscess\w*",
         r"absceso",
     ), exclude=rx(
-        r"discharg\w* (?:papers?|instructions?|summary|notes?|letter|sheet|information|info|form|paperwork|nurse|date)",
+        r"discharg\w* (?:papers?|instructions?|summary|notes?|letter|sheet|information|info|form"
+        r"|paperwork|nurse|date)",
         r"(?:since|after|at|before|upon|on|from) (?:my |the )?discharge", r"discharged",
     )),
     Concept("infection_word", rx(
@@ -133,7 +168,8 @@ CONCEPTS: tuple[Concept, ...] = (
     )),
     Concept("hot_touch", rx(
         r"(?:hot|warm|caliente|calient\w*) (?:to|al) (?:the )?(?:touch|tacto)",
-        rf"{_SITE} (?:\w+ ){{0,2}}(?:is |feels |esta |se siente |gets )?(?:very |really |so |super |muy )?(?:hot|caliente)",
+        rf"{_SITE} (?:\w+ ){{0,2}}(?:is |feels |esta |se siente |gets )?(?:very |really |so "
+        rf"|super |muy )?(?:hot|caliente)",
     )),
     Concept("redness", rx(
         r"red", r"redness", r"reddish", r"redish", r"rednes", r"redniss", r"reddened",
@@ -143,7 +179,8 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("warmth", rx(
         r"warm", r"warmth", r"hot", r"heat", r"caliente", r"calor", r"calentito", r"tibi[oa]",
     ), exclude=rx(
-        r"(?:hot|warm) (?:shower|bath|tub|water|pack|packs|compress|pad|tea|coffee|drink|weather|day|outside|dog)",
+        r"(?:hot|warm) (?:shower|bath|tub|water|pack|packs|compress|pad|tea|coffee|drink|weather"
+        r"|day|outside|dog)",
         r"heat(?:ing)? (?:pack|pad|packs|pads)", r"(?:hace|tengo) calor", r"calor (?:afuera|hoy)",
         r"(?:ice|cold) or (?:heat|warm|hot)", r"(?:heat|warm|hot) or (?:ice|cold)",
         r"hielo o calor", r"calor o hielo",
@@ -159,6 +196,10 @@ CONCEPTS: tuple[Concept, ...] = (
         r"more and more", r"streak\w*", r"red lines?", r"lines? going up", r"crece\w*",
         r"creciendo", r"crecio", r"mas grande", r"se extiende", r"extendiendo", r"enorme",
         r"cada vez mas", r"aumenta\w*", r"peor", r"rayas? rojas?", r"lineas? rojas?",
+        r"doubled", r"double (?:the )?size", r"twice (?:as big|the size)",
+        r"(?:size of|big as) (?:an?|my|his|her|the) (?:fist|golf ?ball|orange|egg|tennis ball|"
+        r"lemon|plum|hand|palm)",
+        r"se (?:ha )?duplicado", r"el doble",
     )),
     # --- allergy --------------------------------------------------------------------
     Concept("face_swelling", rx(

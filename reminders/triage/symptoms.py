@@ -18,12 +18,15 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
     # --- numbness and weakness (seed 000: "New or Worsening Numbness or Weakness") ----
     Concept("weakness_motor", rx(
         r"gave (?:way|out)", r"giving (?:way|out)", r"gives (?:way|out)", r"buckl\w*",
-        rf"(?:cant|cannot|can not|couldnt|could not|unable to|not able to) (?:lift|move|raise|bend|control|straighten) (?:\w+ ){{0,2}}{_LEG}",
-        rf"{_LEG} (?:\w+ ){{0,2}}(?:wont|doesnt|will not|does not|isnt) (?:\w+ )?(?:work\w*|move|hold|respond\w*|support)",
+        rf"(?:cant|cannot|can not|couldnt|could not|unable to|not able to) (?:lift|move|raise"
+        rf"|bend|control|straighten) (?:\w+ ){{0,2}}{_LEG}",
+        rf"{_LEG} (?:\w+ ){{0,2}}(?:wont|doesnt|will not|does not|isnt) (?:\w+ )?(?:work\w*|move"
+        rf"|hold|respond\w*|support)",
         r"foot drop", rf"dragging (?:my |the )?{_LEG}", r"(?:i )?fell (?:down|over)",
         r"i fell", r"me cai", r"me he caido", r"se cayo",
         rf"se me (?:doblo|doblaba|dobla|fue|va|vencio) (?:la|el|mi) {_PIERNA}",
-        rf"no (?:puedo|podia|pude|puede) (?:levantar|mover|doblar|controlar) (?:la |mi |el )?{_PIERNA}",
+        rf"no (?:puedo|podia|pude|puede) (?:levantar|mover|doblar|controlar) (?:la |mi "
+        rf"|el )?{_PIERNA}",
         rf"{_PIERNA} no (?:me )?(?:responde|sostiene|aguanta|funciona)",
         rf"no me (?:sostiene|aguanta|responde) (?:la|el|mi) {_PIERNA}",
     )),
@@ -49,11 +52,16 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
     # --- pain (seed 000: "Severe or Worsening Pain", "Steroid Flare") -----------------
     Concept("pain_severe", rx(
         r"worst (?:\w+ ){0,2}pain", r"worst (?:it|its) (?:has|have|s) (?:ever )?(?:been|felt)",
-        r"(?:severe|excruciating|unbearable|unbearible|agoni[sz]ing|intolerable|extreme|crippling|intense|horrendous|screaming) (?:\w+ ){0,2}(?:pain|ache|hurt\w*)",
-        r"pain (?:is )?(?:\w+ )?(?:severe|excruciating|unbearable|unbearible|agoni[sz]ing|intolerable|extreme|crippling|killing me|through the roof)",
+        r"(?:severe|excruciating|unbearable|unbearible|agoni[sz]ing|intolerable|extreme|crippling"
+        r"|intense|horrendous|screaming) (?:\w+ ){0,2}(?:pain|ache|hurt\w*)",
+        r"pain (?:is )?(?:\w+ )?(?:severe|excruciating|unbearable|unbearible|agoni[sz]ing"
+        r"|intolerable|extreme|crippling|killing me|through the roof)",
         r"(?:cant|cannot|can not) (?:stand|take|handle|bear|cope with) (?:the |this |my )?pain",
         r"killing me", r"in agony", r"agony", r"insoportable", r"inaguantable",
-        r"el peor dolor", r"dolor (?:muy |bien |super )?(?:fuerte|intenso|terrible|horrible|severo|insoportable|espantoso|tremendo)",
+        # Alone, as the whole answer to "how is the pain?"
+        r"excruciating", r"unbearable", r"unbearible", r"agoni[sz]ing", r"intolerable",
+        r"el peor dolor", r"dolor (?:muy |bien |super )?(?:fuerte|intenso|terrible|horrible"
+        r"|severo|insoportable|espantoso|tremendo)",
         r"me (?:esta )?matando", r"no (?:aguanto|soporto|puedo con) (?:el |este |mas el )?dolor",
     )),
     Concept("pain_strong", rx(
@@ -63,7 +71,8 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
         r"duele (?:muchisimo|demasiado|horrible|un monton|mucho|bastante)",
     ), suppressed_by=("pain_severe",)),
     Concept("pain_worse_strong", rx(
-        r"(?:much|way|a lot|lots|significantly|far|so much|even|considerably|dramatically|muy|mucho|bastante) worse",
+        r"(?:much|way|a lot|lots|significantly|far|so much|even|considerably|dramatically|muy"
+        r"|mucho|bastante) worse",
         r"worse than (?:before|prior|pre)", r"worse and worse", r"getting worse",
         r"keeps? getting worse", r"worsening", r"increasingly (?:painful|sore)",
         r"mucho peor", r"cada vez peor", r"peor que antes", r"empeorando", r"empeorado",
@@ -73,10 +82,12 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
         r"worse", r"more (?:sore|painful|pain)", r"sorer", r"hurts? more",
         r"pain (?:\w+ ){0,2}(?:went|gone|going|is|has gone) up", r"flare\w*", r"flaring",
         r"brote", r"peor", r"mas dolor", r"duele mas", r"mas adolorid[oa]",
-    ), suppressed_by=("pain_worse_strong", "numb_new", "expanding")),
+    ), suppressed_by=("pain_worse_strong",)),
     Concept("cant_bear_weight", rx(
-        r"(?:cant|cannot|can not|couldnt|unable to|not able to) (?:walk|stand|bear weight|put (?:any )?weight|weight bear|get up)",
-        r"no (?:puedo|podia|pude|puede) (?:caminar|andar|apoyar|pararme|levantarme|ponerme de pie)",
+        r"(?:cant|cannot|can not|couldnt|unable to|not able to) (?:walk|stand|bear weight"
+        r"|put (?:any )?weight|weight bear|get up)",
+        r"no (?:puedo|podia|pude|puede) (?:caminar|andar|apoyar|pararme|levantarme"
+        r"|ponerme de pie)",
     )),
     Concept("sore", rx(
         r"sore\w*", r"ache\w*", r"aching", r"achy", r"tender\w*", r"stiff\w*", r"hurts?",
@@ -88,7 +99,8 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
         r"bleed\w*", r"bled", r"bleding", r"bledding", r"bleedin", r"bloody", r"blood",
         r"sangr(?:ado|ando|a|e|o|an|aba)", r"sangre", r"hemorrag\w*",
     ), exclude=rx(
-        r"blood (?:sugars?|glucose|pressure|thinners?|tests?|work|levels?|draw|count|results?|type|bank)",
+        r"blood (?:sugars?|glucose|pressure|thinners?|tests?|work|levels?|draw|count|results?"
+        r"|type|bank)",
         r"(?:azucar|glucosa|analisis|examen|presion) (?:\w+ ){0,2}sangre",
     ), suppressed_by=("bleed_uncontrolled",)),
     Concept("bruise", rx(
@@ -98,26 +110,36 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
     # --- expected steroid effects (seed 000: "Facial Flushing or Sweating") -------------
     Concept("flushing", rx(
         r"flush\w*", r"hot flash\w*",
-        rf"{_FACE} (?:\w+ ){{0,3}}?(?:red\w*|hot|warm|flushed|burning|pink|rosy)",
+        rf"{_FACE} (?:\w+ ){{0,3}}(?:red\w*|hot|warm|flushed|burning|pink|rosy)",
         rf"(?:red|hot|warm|flushed|pink|rosy) {_FACE}",
         rf"red\w* (?:of|on|in) (?:my |the )?{_FACE}",
         r"sweat\w*", r"sudor\w*", r"sudando", r"sude", r"sofoc\w*", r"bochorno\w*",
         r"rubor\w*",
         rf"{_CARA} (?:\w+ ){{0,2}}(?:roj[oa]s?|caliente|colorad[oa]s?|ardiendo|encendid[oa])",
-        rf"(?:calor|enrojecimiento|rojez|ardor) (?:en|de) (?:la |las |el |mi |mis )?{_CARA}",
+        rf"(?:calor|enrojecimiento|rojez|ardor|roj[oa]s?|colorad[oa]s?) (?:en|de) (?:la |las |el "
+        rf"|mi |mis )?{_CARA}",
         r"(?:i|im|i am) (?:\w+ )?(?:hot|warm)", r"(?:feel|feeling) (?:\w+ )?(?:hot|warm|flushed)",
         r"tengo calor",
-    ), suppressed_by=("hot_touch",)),
+    ), suppressed_by=("hot_touch", "chills")),
     Concept("sugar_high", rx(
-        r"(?:blood )?sugars? (?:\w+ ){0,2}(?:high|higher|up|elevated|raised|spik\w*|through the roof)",
+        r"(?:blood )?sugars? (?:\w+ ){0,2}(?:high|higher|up|elevated|raised|spik\w*"
+        r"|through the roof)",
         r"high (?:blood )?sugars?", r"hyperglyc\w*",
-        r"(?:azucar|glucosa|glucemia) (?:\w+ ){0,2}(?:alt[oa]s?|elevad[oa]|subid[oa]|subio|por las nubes)",
+        r"(?:azucar|glucosa|glucemia) (?:\w+ ){0,2}(?:alt[oa]s?|elevad[oa]|subid[oa]|subio"
+        r"|por las nubes)",
         r"hiperglucemia",
     )),
     Concept("sugar_low", rx(
         r"(?:blood )?sugars? (?:\w+ ){0,2}(?:low|lower|dropp\w*|crash\w*|down)",
         r"low (?:blood )?sugars?", r"hypos?", r"hypoglyc\w*",
         r"(?:azucar|glucosa|glucemia) (?:\w+ ){0,2}(?:baj[oa]s?|bajando|bajo)", r"hipoglucemia",
+    )),
+    # Where a red or hot feeling is: the face (flushing) or the injection site (infection).
+    Concept("face_word", rx(_FACE, r"faces", _CARA, r"ears", r"orejas")),
+    Concept("site_word", rx(
+        r"site", r"injection", r"needle", r"shot", r"hip", r"groin", r"thigh", r"leg", r"buttock",
+        r"plaster", r"bandage", r"dressing", r"zona", r"sitio", r"inyeccion", r"cadera", r"pierna",
+        r"muslo", r"ingle", r"herida", r"curita", r"venda", r"pinchazo",
     )),
     # --- admin intents and good news ---------------------------------------------------
     Concept("reschedule", rx(
@@ -131,10 +153,13 @@ SYMPTOM_CONCEPTS: tuple[Concept, ...] = (
         r"no (?:puedo|voy a poder) (?:ir|asistir)", r"aplazar", r"posponer",
     )),
     Concept("well", rx(
-        r"(?:feel\w*|doing|am|im|its|everything|all|going) (?:\w+ )?(?:good|great|fine|better|well|ok|okay|amazing|excellent|normal)",
+        r"(?:feel\w*|doing|am|im|its|everything|all|going) (?:\w+ )?(?:good|great|fine|better"
+        r"|well|ok|okay|amazing|excellent|normal)",
         r"much better", r"all good", r"no (?:problems?|issues?|complaints?|concerns?)",
-        r"so far so good", r"(?:me siento|estoy|ando|va|todo|siento) (?:\w+ )?(?:bien|mejor|genial|perfecto|perfecta|normal)",
+        r"so far so good", r"(?:me siento|estoy|ando|va|todo|siento) (?:\w+ )?(?:bien|mejor"
+        r"|genial|perfecto|perfecta|normal)",
         r"todo bien", r"mucho mejor", r"sin problemas?", r"ningun problema", r"perfectamente",
         r"excelente", r"back to normal", r"pain free", r"painfree", r"sin dolor",
+        r"(?:is|are|feels?|looks?|seems?) (?:\w+ )?(?:fine|ok|okay|normal|good)",
     )),
 )

@@ -69,9 +69,10 @@ class Doc:
 
     raw: str
     tokens: tuple[str, ...]
-    segments: tuple[int, ...]  # segment id of each token
+    segments: tuple[int, ...]  # segment id of each token (segments are contiguous runs)
     starts: tuple[int, ...]  # character offset of each token in ``joined``
     joined: str
+    bounds: dict[int, tuple[int, int]]  # segment id -> (first token, last token)
 
     def token_at(self, pos: int) -> int:
         return max(0, bisect_right(self.starts, pos) - 1)
@@ -84,8 +85,9 @@ class Doc:
     def has_question_mark(self) -> bool:
         return "?" in self.tokens or "¿" in self.tokens
 
-    def segment_tokens(self, seg: int) -> list[int]:
-        return [i for i, s in enumerate(self.segments) if s == seg]
+    def segment_tokens(self, seg: int) -> range:
+        first, last = self.bounds.get(seg, (0, -1))
+        return range(first, last + 1)
 
 
 def make_doc(text: str) -> Doc:
@@ -107,12 +109,16 @@ def make_doc(text: str) -> Doc:
     for tok in tokens:
         starts.append(pos)
         pos += len(tok) + 1
+    bounds: dict[int, tuple[int, int]] = {}
+    for i, s in enumerate(segments):
+        bounds[s] = (bounds[s][0] if s in bounds else i, i)
     return Doc(
         raw=text,
         tokens=tuple(tokens),
         segments=tuple(segments),
         starts=tuple(starts),
         joined=" ".join(tokens),
+        bounds=bounds,
     )
 
 

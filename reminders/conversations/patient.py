@@ -1,0 +1,176 @@
+"""A message from a known patient: keywords, the question it answers, triage, concern, reply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reminders import audit
+from reminders.clinics.models import Clinic
+from reminders.conversations import matching, replies
+from reminders.conversations.concerns import resolve
+from reminders.conversations.flagging import raise_concern
+from reminders.conversations.models import (
+    ANSWER,
+    FREE,
+    UNCLEAR,
+    Concern,
+    InboundMessage,
+    QuestionFollowup,
+)
+from reminders.conversations.reading import (
+    KeywordMatch,
+    at_least,
+    detect_keyword,
+    rank,
+    read_safely,
+)
+from reminders.enrollments.models import ScheduledMessage
+from reminders.patients.models import Patient
+
+
+@dataclass
+class Flow:
+    replies: list[str] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+
+
+def from_patient(
+    *, session: Session, now: datetime, inbound: InboundMessage, patient: Patient,
+    text: str, hint_message_id: int | None = None,
+) -> Flow:  # fmt: skip
+    clinic = session.get_one(Clinic, patient.clinic_id)
+    enrollment = matching.current_enrollment(session=session, patient_id=patient.id)
+    inbound.clinic_id, inbound.patient_id = clinic.id, patient.id
+    inbound.enrollment_id = enrollment.id if enrollment is not None else None
+    flow = Flow()
+    keyword = detect_keyword(text, opted_out=_opted_out(patient, inbound.channel))
+    if keyword is not None:
+        _apply_keyword(session, now, inbound, patient, clinic, keyword, flow)
+        if not keyword.has_extra:
+            return flow
+
+    question = None
+    if keyword is None:  # "STOP, my leg is numb" opts out; it answers nothing
+        question = _question(session, now, patient, hint_message_id)
+    reading = read_safely(
+        text, expects=question.expects if question else None,
+        question=question.step_key if question else None, lang=patient.language,
+        hours_since_procedure=matching.hours_since_procedure(
+            session=session, enrollment=enrollment, now=now),
+        clinic=clinic,
+    )  # fmt: skip
+    inbound.severity, inbound.categories = reading.severity, reading.categories
+    inbound.parsed = reading.parsed
+    severity, clarify, kind = reading.severity, False, "reply"
+    if question is not None:
+        inbound.answers_message_id = question.id
+        if reading.needs_clarification and rank(severity) < rank("urgent"):
+            inbound.kind = UNCLEAR
+            # One clarifying question that bothers no one; a second unreadable answer
+            # goes to staff.
+            clarify = not _asked_to_clarify(session, question.id, inbound.id)
+            severity, kind = ("none", "reply") if clarify else (at_least(severity, "routine"),
+                                                                 "unclear")  # fmt: skip
+        else:
+            inbound.kind = ANSWER
+            _close_followup(session, now, question.id)
+    elif keyword is None:
+        inbound.kind = FREE
+
+    if rank(severity) >= rank("routine"):
+        what = f"to '{question.step_key}'" if question else "(free message)"
+        _concern, alerts = raise_concern(
+            session=session, clinic=clinic, severity=severity, kind=kind, now=now,
+            summary=f"{severity.capitalize()} reply {what}: {', '.join(reading.categories)}",
+            categories=reading.categories, patient_id=patient.id,
+            enrollment_id=inbound.enrollment_id, inbound=inbound,
+        )  # fmt: skip
+        flow.alert_ids.extend(a.id for a in alerts)
+
+    allowed = replies.may_reply(session=session, inbound=inbound, now=now)
+    # Opted out: say nothing more, unless the patient needs to act now.
+    if _opted_out(patient, inbound.channel) and rank(severity) < rank("urgent"):
+        allowed = False
+    answer = None
+    if allowed and clarify:
+        answer = replies.clarify_reply(clinic=clinic, first_name=patient.given_name,
+                                       lang=patient.language)  # fmt: skip
+    elif allowed:
+        answer = replies.severity_reply(
+            clinic=clinic, first_name=patient.given_name, lang=patient.language,
+            severity=severity, answered=inbound.kind == ANSWER, now=now,
+        )  # fmt: skip
+    if answer:
+        flow.replies.append(answer)
+    return flow
+
+
+def _opted_out(patient: Patient, channel: str) -> bool:
+    stamp = patient.sms_opted_out_at if channel == "sms" else patient.email_opted_out_at
+    return stamp is not None
+
+
+def _apply_keyword(
+    session: Session, now: datetime, inbound: InboundMessage, patient: Patient, clinic: Clinic,
+    keyword: KeywordMatch, flow: Flow,
+) -> None:  # fmt: skip
+    inbound.kind = keyword.kind
+    inbound.categories = ["opt_out"] if keyword.kind == "opt_out" else []
+    attribute = "sms_opted_out_at" if inbound.channel == "sms" else "email_opted_out_at"
+    changed = False
+    if keyword.kind == "opt_out" and getattr(patient, attribute) is None:
+        setattr(patient, attribute, now)
+        changed = True
+    elif keyword.kind == "opt_in" and getattr(patient, attribute) is not None:
+        setattr(patient, attribute, None)
+        changed = True
+    if changed:  # confirm once: a second STOP changes nothing and gets no answer
+        audit.record(
+            session=session, clinic_id=clinic.id, actor=f"patient:{inbound.channel}",
+            action=f"patient.{keyword.kind.replace('_', '-')}", subject_type="patient",
+            subject_id=patient.id,
+        )  # fmt: skip
+        confirm = replies.keyword_reply(clinic=clinic, lang=patient.language, kind=keyword.kind)
+        flow.replies.extend([confirm] if confirm else [])
+    elif keyword.kind == "help" and replies.may_reply(session=session, inbound=inbound, now=now):
+        help_text = replies.keyword_reply(clinic=clinic, lang=patient.language, kind="help")
+        flow.replies.extend([help_text] if help_text else [])
+
+
+def _question(
+    session: Session, now: datetime, patient: Patient, hint_message_id: int | None
+) -> ScheduledMessage | None:
+    if hint_message_id is not None:
+        hinted = matching.question_if_open(session=session, message_id=hint_message_id,
+                                           patient_id=patient.id, now=now)  # fmt: skip
+        if hinted is not None:
+            return hinted
+    return matching.open_question(session=session, patient_id=patient.id, now=now)
+
+
+def _asked_to_clarify(session: Session, message_id: int, inbound_id: int) -> bool:
+    return session.scalar(
+        select(InboundMessage.id).where(
+            InboundMessage.answers_message_id == message_id, InboundMessage.kind == UNCLEAR,
+            InboundMessage.id != inbound_id,
+        ).limit(1)
+    ) is not None  # fmt: skip
+
+
+def _close_followup(session: Session, now: datetime, message_id: int) -> None:
+    """An answer after a re-ask closes the follow-up and resolves its no-response concern."""
+    followup = session.scalar(
+        select(QuestionFollowup).where(QuestionFollowup.message_id == message_id)
+    )
+    if followup is None:
+        return
+    if followup.state != "closed":
+        followup.state, followup.closed_reason, followup.updated_at = "closed", "answered", now
+    concern = session.get(Concern, followup.concern_id) if followup.concern_id else None
+    if concern is not None and concern.status != "resolved":
+        resolve(session=session, concern=concern, staff_id=None, now=now, via="system",
+                note="The patient answered after all.")  # fmt: skip

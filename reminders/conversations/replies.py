@@ -1,0 +1,88 @@
+"""What we text back, in the patient's language, and when we hold our tongue.
+
+Loop protection: another robot (an auto-responder, a carrier bot) can answer our
+auto-reply with its own, forever. At most ``MAX_PER_HOUR`` auto-replies go to one number
+in an hour, and an unknown number gets one generic line a day at most. Opt-out and
+opt-in confirmations are exempt: they only follow a change of state, so they cannot loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reminders.clinics.models import Clinic
+from reminders.conversations import texts
+from reminders.conversations.models import InboundMessage
+
+MAX_PER_HOUR = 3
+UNKNOWN_SENDER_EVERY = timedelta(hours=24)
+_BY_SEVERITY = {
+    "emergency": "auto_reply_emergency",
+    "urgent": "auto_reply_urgent",
+    "routine": "auto_reply_routine",
+    "none": "auto_reply_none",
+}
+
+
+def recent_replies(
+    *, session: Session, sender: str, now: datetime, within: timedelta, exclude_id: int
+) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                InboundMessage.sender == sender,
+                InboundMessage.auto_reply.is_not(None),
+                InboundMessage.received_at > now - within,
+                InboundMessage.id != exclude_id,
+            )
+        )
+        or 0
+    )
+
+
+def may_reply(*, session: Session, inbound: InboundMessage, now: datetime) -> bool:
+    sent = recent_replies(session=session, sender=inbound.sender, now=now,
+                          within=timedelta(hours=1), exclude_id=inbound.id)  # fmt: skip
+    return sent < MAX_PER_HOUR
+
+
+def may_greet_unknown(*, session: Session, inbound: InboundMessage, now: datetime) -> bool:
+    sent = recent_replies(session=session, sender=inbound.sender, now=now,
+                          within=UNKNOWN_SENDER_EVERY, exclude_id=inbound.id)  # fmt: skip
+    return sent == 0
+
+
+def severity_reply(
+    *, clinic: Clinic, first_name: str, lang: str, severity: str, answered: bool, now: datetime
+) -> str | None:
+    """Emergency: call now. Urgent: a nurse will call, what to do if worse. Routine: thanks,
+    the team will reply. None: a short thanks for an answer, nothing for chit-chat."""
+    if severity == "none" and not answered:
+        return None
+    template = _BY_SEVERITY.get(severity, "auto_reply_routine")
+    after_hours = f"{template}_after_hours"
+    if not texts.office_open(clinic, now) and f"{after_hours}.en" in texts.system_sources():
+        template = after_hours
+    text = texts.render(template, lang, texts.clinic_context(clinic, first_name))
+    if text is None and severity == "emergency":
+        # The one answer that must go out even with a broken template.
+        text = f"If you feel very unwell or cannot breathe, call {clinic.emergency_number} now."
+    return text
+
+
+def keyword_reply(*, clinic: Clinic, lang: str, kind: str) -> str | None:
+    template = {"opt_out": "opt_out_confirm", "opt_in": "opt_in_confirm", "help": "help"}[kind]
+    return texts.render(template, lang, texts.clinic_context(clinic))
+
+
+def clarify_reply(*, clinic: Clinic, first_name: str, lang: str) -> str | None:
+    return texts.render("clarify", lang, texts.clinic_context(clinic, first_name))
+
+
+def unknown_sender_reply(*, clinic: Clinic | None, lang: str) -> str | None:
+    if clinic is None:
+        return None
+    return texts.render("unknown_sender", lang, texts.clinic_context(clinic))

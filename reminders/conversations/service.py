@@ -1,0 +1,189 @@
+"""Recording what people text or email us, and deciding what happens next.
+
+The web handlers are thin: they authenticate the provider's request and call
+:func:`receive_sms` or :func:`receive_email`, which store the message (once, however
+often the provider retries), read it and return the replies to send and the staff
+alerts to deliver after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from reminders.channels.base import mask_address
+from reminders.clinics.models import Clinic
+from reminders.conversations import matching, replies, staff
+from reminders.conversations.flagging import raise_concern
+from reminders.conversations.models import IGNORED, STAFF, UNKNOWN, InboundMessage
+from reminders.conversations.patient import from_patient
+from reminders.conversations.reading import at_least, detect_keyword, read_safely
+from reminders.patients.models import Patient
+
+log = logging.getLogger(__name__)
+MAX_BODY = 5000  # characters stored; a reply longer than a few SMS is still kept whole-ish
+_SPANISH = re.compile(r"\b(?:hola|ayuda|alto|parar|baja|dolor|fiebre|gracias|tengo|no puedo)\b",
+                      re.IGNORECASE)  # fmt: skip
+
+
+@dataclass
+class Handled:
+    inbound_id: int
+    clinic_id: int | None = None
+    replies: list[str] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def receive_sms(
+    *, session: Session, now: datetime, message_sid: str, sender: str, to: str, body: str,
+    opt_out_type: str | None = None,
+) -> Handled:  # fmt: skip
+    """One inbound text (Twilio's webhook). A repeated MessageSid changes nothing."""
+    inbound = InboundMessage(channel="sms", provider_id=message_sid[:100], sender=sender[:200],
+                             body=body[:MAX_BODY], received_at=now)  # fmt: skip
+    existing = _store(session, inbound)
+    if existing is not None:
+        return _duplicate(existing)
+    text, twilio_keyword = body, (opt_out_type or "").upper()
+    if twilio_keyword in ("STOP", "START", "HELP") and detect_keyword(body) is None:
+        # Twilio's Advanced Opt-Out matched a keyword we do not know (a custom one):
+        # agree with it, and still read whatever else the message says.
+        text = f"STOP. {body}" if twilio_keyword == "STOP" else twilio_keyword
+    phones = staff.staff_phones(session=session, phone=sender)
+    if phones:
+        answer = staff.acknowledge_by_sms(session=session, phones=phones, text=body, now=now)
+        if answer is not None:
+            inbound.kind, inbound.clinic_id = STAFF, phones[0].clinic_id
+            return _finish(session, now, inbound, [answer], [])
+    patient = matching.patient_for_phone(session=session, phone=sender, to=to)
+    if patient is None and phones:
+        inbound.kind, inbound.clinic_id = STAFF, phones[0].clinic_id
+        hint = "To acknowledge an alert, reply ACK and its code, like ACK K7QF."
+        allowed = replies.may_reply(session=session, inbound=inbound, now=now)
+        return _finish(session, now, inbound, [hint] if allowed else [], [])
+    if patient is None:
+        clinic = session.scalar(select(Clinic).where(Clinic.sms_from == to).limit(1))
+        return _from_unknown(session, now, inbound, clinic, text)
+    flow = from_patient(session=session, now=now, inbound=inbound, patient=patient, text=text)
+    return _finish(session, now, inbound, flow.replies, flow.alert_ids)
+
+
+def receive_email(
+    *, session: Session, now: datetime, sender: str, message_id: str | None, text: str,
+    reply_to_message: int | None, automated: bool,
+) -> Handled:  # fmt: skip
+    """One inbound email, already authenticated and cleaned (quoted history removed).
+
+    ``reply_to_message`` is the scheduled message named by the verified reply-to token.
+    """
+    inbound = InboundMessage(channel="email", provider_id=message_id[:100] if message_id else None,
+                             sender=sender[:200].lower(), body=text[:MAX_BODY],
+                             received_at=now)  # fmt: skip
+    existing = _store(session, inbound)
+    if existing is not None:
+        return _duplicate(existing)
+    patient = None
+    if reply_to_message is not None:
+        patient = _patient_of_message(session, reply_to_message)
+    if patient is None:
+        patient = matching.patient_for_email(session=session, address=sender)
+    if automated:
+        # Out-of-office and bounce notices: keep them for the record, never answer them.
+        inbound.kind = IGNORED
+        if patient is not None:
+            inbound.clinic_id, inbound.patient_id = patient.clinic_id, patient.id
+        return _finish(session, now, inbound, [], [])
+    if patient is None:
+        return _from_unknown(session, now, inbound, None, text)
+    flow = from_patient(session=session, now=now, inbound=inbound, patient=patient, text=text,
+                        hint_message_id=reply_to_message)  # fmt: skip
+    return _finish(session, now, inbound, flow.replies, flow.alert_ids)
+
+
+def _store(session: Session, inbound: InboundMessage) -> InboundMessage | None:
+    """Insert the message; if the provider already delivered it, return that one instead."""
+    if inbound.provider_id is not None:
+        existing = _by_provider_id(session, inbound.provider_id)
+        if existing is not None:
+            return existing
+    try:
+        # A concurrent retry inserting the same MessageSid loses on the unique index here.
+        with session.begin_nested():
+            session.add(inbound)
+            session.flush()
+    except IntegrityError:
+        existing = _by_provider_id(session, inbound.provider_id or "")
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
+def _by_provider_id(session: Session, provider_id: str) -> InboundMessage | None:
+    return session.scalar(select(InboundMessage).where(InboundMessage.provider_id == provider_id))
+
+
+def _duplicate(existing: InboundMessage) -> Handled:
+    # The provider retries only when it did not get our answer, so the patient never got
+    # the reply: answer the same again. Nothing is re-read, re-flagged or re-paged.
+    log.info("inbound %s delivered again; answering as before", existing.id)
+    return Handled(existing.id, existing.clinic_id,
+                   [existing.auto_reply] if existing.auto_reply else [], duplicate=True)
+
+
+def _patient_of_message(session: Session, message_id: int) -> Patient | None:
+    from reminders.enrollments.models import Enrollment, ScheduledMessage
+
+    message = session.get(ScheduledMessage, message_id)
+    if message is None:
+        return None
+    enrollment = session.get_one(Enrollment, message.enrollment_id)
+    return session.get(Patient, enrollment.patient_id)
+
+
+def _from_unknown(
+    session: Session, now: datetime, inbound: InboundMessage, clinic: Clinic | None, text: str
+) -> Handled:
+    """Stored and shown to staff; one generic line a day at most, never a conversation."""
+    inbound.kind, inbound.clinic_id = UNKNOWN, clinic.id if clinic else None
+    lang = "es" if _SPANISH.search(text) else "en"
+    alert_ids: list[int] = []
+    keyword = detect_keyword(text)
+    if clinic is not None and (keyword is None or keyword.has_extra):
+        # Maybe a patient on a new phone: read it, and page if it sounds urgent.
+        reading = read_safely(text, expects=None, question=None, lang=lang,
+                       hours_since_procedure=None, clinic=clinic)  # fmt: skip
+        inbound.severity, inbound.categories = reading.severity, reading.categories
+        severity = at_least(reading.severity, "routine")
+        _concern, alerts = raise_concern(
+            session=session, clinic=clinic, severity=severity, kind="unknown_sender", now=now,
+            summary=f"Message from an unknown number ({mask_address(inbound.sender)})",
+            categories=reading.categories, inbound=inbound,
+        )  # fmt: skip
+        alert_ids = [a.id for a in alerts]
+    answer: list[str] = []
+    stopping = keyword is not None and keyword.kind == "opt_out"
+    if not stopping and replies.may_greet_unknown(session=session, inbound=inbound, now=now):
+        line = replies.unknown_sender_reply(clinic=clinic, lang=lang)
+        answer = [line] if line else []
+    log.info("%s message from unknown sender %s stored as %s", inbound.channel,
+             mask_address(inbound.sender), inbound.id)  # fmt: skip
+    return _finish(session, now, inbound, answer, alert_ids)
+
+
+def _finish(
+    session: Session, now: datetime, inbound: InboundMessage, answer: list[str],
+    alert_ids: list[int],
+) -> Handled:  # fmt: skip
+    inbound.auto_reply = "\n\n".join(answer) if answer else None
+    session.flush()
+    log.info("inbound %s: kind=%s severity=%s replies=%d alerts=%d", inbound.id, inbound.kind,
+             inbound.severity, len(answer), len(alert_ids))  # fmt: skip
+    return Handled(inbound.id, inbound.clinic_id, answer, alert_ids)

@@ -1,0 +1,97 @@
+"""A question nobody answers is re-asked once; still nothing → a routine concern (per step)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reminders.clock import SimulatedClock
+from reminders.config import Settings
+from reminders.conversations.models import Concern, InboundMessage, QuestionFollowup
+from reminders.conversations.no_response import run_no_response
+from reminders.conversations.outbound import Channels
+from reminders.conversations.service import receive_sms
+from reminders.delivery.send import SessionFactory
+from reminders.enrollments.models import Enrollment
+from tests.conversations.conftest import (
+    ALICE_PHONE,
+    RIVERSIDE_NUMBER,
+    hours,
+    send_question,
+    texts_to,
+)
+from tests.fakes import FakeTwilio
+
+
+def test_infection_check_is_reasked_once_then_goes_to_the_coordinator(
+    session: Session, alice: Enrollment, now: datetime, same_session: SessionFactory,
+    channels: Channels, settings: Settings, fake_twilio: FakeTwilio,
+) -> None:  # fmt: skip
+    # Day 3 at 10:00 Chicago; the step says reask_after 6h, concern: true.
+    sent = now + hours(2 * 24 + 19 + 50 / 60)
+    check = send_question(session, alice, "infection_check", sent)
+    clock = SimulatedClock(sent + hours(5.9))
+
+    def run() -> int:
+        return run_no_response(sessions=same_session, channels=channels, settings=settings,
+                               clock=clock)  # fmt: skip
+
+    assert run() == 0
+    clock.advance(hours(0.1))  # 16:00: six hours without an answer
+    assert run() == 1
+    [reask] = texts_to(fake_twilio, ALICE_PHONE)
+    assert reask.startswith("Reminder: ") and "Reply" in reask
+    clock.advance(hours(1))
+    assert run() == 0  # re-asked once, never twice
+    assert session.scalars(select(Concern)).all() == []
+    clock.advance(hours(5))  # six hours after the re-ask
+    assert run() == 1
+    concern = session.scalars(select(Concern)).one()
+    assert (concern.kind, concern.severity, concern.patient_id) == ("no_response", "routine",
+                                                                    alice.patient_id)  # fmt: skip
+    assert concern.next_escalation_at is None  # routine: nobody is paged
+    clock.advance(hours(1))
+    assert run() == 0
+    assert len(texts_to(fake_twilio, ALICE_PHONE)) == 1
+    followup = session.scalars(select(QuestionFollowup)).one()
+    assert (followup.message_id, followup.state, followup.concern_id) == (
+        check.id, "closed", concern.id)
+
+    # She answers late (the re-ask reopened the window): the concern resolves itself.
+    receive_sms(session=session, now=clock.now(), message_sid="SMlate" + "0" * 28,
+                sender=ALICE_PHONE, to=RIVERSIDE_NUMBER, body="no, all looks fine")  # fmt: skip
+    answer = session.scalars(select(InboundMessage)).one()
+    assert (answer.kind, answer.answers_message_id) == ("answer", check.id)
+    assert concern.status == "resolved" and concern.resolved_by is None
+
+
+def test_numbness_check_is_reasked_but_raises_no_concern(
+    session: Session, alice: Enrollment, now: datetime, same_session: SessionFactory,
+    channels: Channels, settings: Settings, fake_twilio: FakeTwilio,
+) -> None:  # fmt: skip
+    send_question(session, alice, "numbness_check", now + hours(4))  # 18:10 local
+    clock = SimulatedClock(now + hours(6))  # 20:10: quiet hours have begun
+    run = lambda: run_no_response(sessions=same_session, channels=channels,  # noqa: E731
+                                  settings=settings, clock=clock)  # fmt: skip
+    assert run() == 0 and texts_to(fake_twilio, ALICE_PHONE) == []  # no texts at night
+    clock.advance(hours(2))  # two hours past the re-ask time, never re-asked: close quietly
+    assert run() == 0
+    assert session.scalars(select(QuestionFollowup.closed_reason)).one() == "no_response"
+    assert session.scalars(select(Concern)).all() == []
+
+
+def test_an_answered_question_is_left_alone(
+    session: Session, alice: Enrollment, now: datetime, same_session: SessionFactory,
+    channels: Channels, settings: Settings, fake_twilio: FakeTwilio,
+) -> None:  # fmt: skip
+    sent = now + hours(2 * 24 + 19 + 50 / 60)
+    send_question(session, alice, "infection_check", sent)
+    receive_sms(session=session, now=sent + hours(1), message_sid="SMans" + "0" * 29,
+                sender=ALICE_PHONE, to=RIVERSIDE_NUMBER, body="no")  # fmt: skip
+    clock = SimulatedClock(sent + hours(30))
+    assert run_no_response(sessions=same_session, channels=channels, settings=settings,
+                           clock=clock) == 0  # fmt: skip
+    assert texts_to(fake_twilio, ALICE_PHONE) == []
+    assert session.scalars(select(Concern)).all() == []
