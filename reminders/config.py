@@ -93,7 +93,9 @@ class Settings(BaseSettings):
         if self.sms_provider == "twilio":
             for name in ("twilio_account_sid", "twilio_auth_token"):
                 if not getattr(self, name):
-                    problems.append(f"AFTERCARE_{name.upper()} is required when SMS_PROVIDER=twilio")
+                    problems.append(
+                        f"AFTERCARE_{name.upper()} is required when SMS_PROVIDER=twilio"
+                    )
         if self.email_provider == "smtp" and not self.smtp_url:
             problems.append("AFTERCARE_SMTP_URL is required when EMAIL_PROVIDER=smtp")
         if self.environment == "production" and self.secret_key.startswith("dev-"):

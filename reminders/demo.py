@@ -1,5 +1,8 @@
 """`aftercare demo`: a diabetic corticosteroid patient's whole timeline in under a minute.
 
+Alice's replies (reminders/demo_replies.py) show triage, a concern, the page to the
+on-call nurse, escalation and the nurse's acknowledgement.
+
 Nothing here is a demo-only path through the product: the clinic is created, the
 patient enrolled, and every message claimed, re-checked, rendered and sent by the same
 services production uses. Only two things are swapped, as in the tests: the clock is
@@ -12,8 +15,8 @@ import io
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminders import migrations
+from reminders.channels.base import Outbound
 from reminders.channels.console import ConsoleChannel
 from reminders.clinics.service import create_clinic
 from reminders.clock import SimulatedClock
@@ -30,6 +34,7 @@ from reminders.db import make_engine
 from reminders.delivery.engine import EmbeddedRunner
 from reminders.delivery.factory import build_sender
 from reminders.delivery.ratelimit import NoLimit
+from reminders.demo_replies import DemoConversation
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.models import PENDING, ScheduledMessage
 from reminders.enrollments.schemas import parse_enrollment
@@ -61,61 +66,112 @@ def run_demo(*, speed: float = 1.0, lang: str = "en", out: io.TextIOBase | None 
     clock = SimulatedClock(performed.astimezone(UTC) + timedelta(minutes=5))
     with sessions() as session:
         clinic = create_clinic(
-            session=session, name="Riverside Ortho", timezone="America/Chicago",
-            sms_from="+13125550100", on_call_phone="+13125550199",
-        ).clinic  # fmt: skip
-        data = parse_enrollment({
-            "patient": {"external_id": "MRN-1001", "given_name": "Alice", "phone": "+13125550123",
-                        "timezone": "America/Chicago", "language": lang,
-                        "conditions": ["diabetes"]},
-            "procedure": {"performed_at": performed.isoformat(), "injectate": "corticosteroid",
-                          "side": "right"},
-            "follow_up_at": (performed + timedelta(days=14)).replace(hour=10, minute=30).isoformat(),
-        })  # fmt: skip
+            session=session,
+            name="Riverside Ortho",
+            timezone="America/Chicago",
+            sms_from="+13125550100",
+            on_call_phone="+13125550199",
+            on_call_email="oncall@riverside.example",
+        ).clinic
+        clinic.backup_phone = "+13125550198"
+        data = parse_enrollment(
+            {
+                "patient": {
+                    "external_id": "MRN-1001",
+                    "given_name": "Alice",
+                    "phone": "+13125550123",
+                    "timezone": "America/Chicago",
+                    "language": lang,
+                    "conditions": ["diabetes"],
+                },
+                "procedure": {
+                    "performed_at": performed.isoformat(),
+                    "injectate": "corticosteroid",
+                    "side": "right",
+                },
+                "follow_up_at": (performed + timedelta(days=14))
+                .replace(hour=10, minute=30)
+                .isoformat(),
+            }
+        )
         enrollment = enrollments.enroll(
             data, session=session, clinic=clinic, now=clock.now(), actor="demo"
         ).enrollment
-        total = session.scalar(select(func.count()).where(
-            ScheduledMessage.enrollment_id == enrollment.id, ScheduledMessage.status == PENDING))  # fmt: skip
-    write(f"Aftercare demo: Alice (diabetic) had a corticosteroid hip injection at "
-          f"{performed:%H:%M %Z on %a %d %b}. {total} messages are scheduled.\n"
-          f"Time runs fast: each message is sent when the simulated clock reaches it.\n\n")  # fmt: skip
+        total = session.scalar(
+            select(func.count()).where(
+                ScheduledMessage.enrollment_id == enrollment.id, ScheduledMessage.status == PENDING
+            )
+        )
+    write(
+        f"Aftercare demo: Alice (diabetic) had a corticosteroid hip injection at "
+        f"{performed:%H:%M %Z on %a %d %b}. {total} messages are scheduled.\n"
+        f"Time runs fast: each message is sent when the simulated clock reaches it.\n\n"
+    )
 
-    sms, email = ConsoleChannel("sms", stream=io.StringIO()), ConsoleChannel("email", stream=io.StringIO())
-    sender = build_sender(settings, clock=clock, channels={"sms": sms, "email": email},
-                          sessions=sessions, rate_limiter=NoLimit())  # fmt: skip
+    sms, email = (
+        ConsoleChannel("sms", stream=io.StringIO()),
+        ConsoleChannel("email", stream=io.StringIO()),
+    )
+    sender = build_sender(
+        settings,
+        clock=clock,
+        channels={"sms": sms, "email": email},
+        sessions=sessions,
+        rate_limiter=NoLimit(),
+    )
     runner = EmbeddedRunner(sender=sender, threads=2)
+    conversation = DemoConversation(
+        sessions=sessions, clock=clock, settings=settings, write=write, tz=TZ,
+        patient_phone="+13125550123", clinic_phone="+13125550100", on_call_phone="+13125550199",
+    )  # fmt: skip
     shown = 0
     try:
         while True:
             with sessions() as session:
                 upcoming = session.scalar(
-                    select(func.min(func.coalesce(ScheduledMessage.next_attempt_at,
-                                                  ScheduledMessage.due_at)))  # fmt: skip
-                    .where(ScheduledMessage.status == PENDING)
+                    select(
+                        func.min(
+                            func.coalesce(ScheduledMessage.next_attempt_at, ScheduledMessage.due_at)
+                        )
+                    ).where(ScheduledMessage.status == PENDING)
                 )
             if upcoming is None:
                 break
             clock.set(upcoming)
             runner.dispatch_once(wait=True)
-            shown = _show_new(sms.outbox + email.outbox, shown, sessions, write)
+            outbox = sms.outbox + email.outbox
+            for step_key, occurrence in _show_new(outbox, shown, sessions, write):
+                conversation.after(step_key, occurrence)
+            shown = len(outbox)
             time.sleep(0.4 * speed)
     finally:
         runner.shutdown()
-    write(f"\nDone: {shown} messages sent; the timeline is in {path} "
-          "(open it with any SQLite client).\n")  # fmt: skip
+    write(
+        f"\nDone: {shown} messages sent; the timeline is in {path} "
+        "(open it with any SQLite client).\n"
+    )
     return 0
 
 
-def _show_new(outbox: list, shown: int, sessions, write) -> int:  # type: ignore[no-untyped-def,type-arg]
+def _show_new(
+    outbox: list[Outbound],
+    shown: int,
+    sessions: Callable[[], AbstractContextManager[Session]],
+    write: Callable[[str], object],
+) -> list[tuple[str, int]]:
+    """Print the messages not shown yet; return their (step, occurrence) keys."""
+    keys = []
     for outbound in outbox[shown:]:
         with sessions() as session:
             message = session.get_one(ScheduledMessage, int(outbound.reference))
             when = message.sent_at or message.due_at
         channel = "SMS" if outbound.subject is None else "Email"
-        write(f"{when.astimezone(TZ):%a %d %b %H:%M}  {channel} · {message.step_key}"
-              f"{f' #{message.occurrence + 1}' if message.occurrence else ''}\n")  # fmt: skip
+        write(
+            f"{when.astimezone(TZ):%a %d %b %H:%M}  {channel} · {message.step_key}"
+            f"{f' #{message.occurrence + 1}' if message.occurrence else ''}\n"
+        )
         for line in outbound.body.splitlines():
             write(f"    {line}\n")
         write("\n")
-    return len(outbox)
+        keys.append((message.step_key, message.occurrence))
+    return keys

@@ -8,6 +8,7 @@ from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import Enrollment, ScheduledMessage
 from reminders.patients.models import Patient, Procedure
 from reminders.protocols.models import ProtocolVersion
+from reminders.staff.models import StaffSession
 
 __all__ = [
     "AuditEvent",
@@ -22,4 +23,5 @@ __all__ = [
     "ScheduledMessage",
     "SendAttempt",
     "StaffMember",
+    "StaffSession",
 ]

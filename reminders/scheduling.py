@@ -100,7 +100,7 @@ def occurrence_instants(step: Step, anchors: Anchors) -> list[datetime]:
         first = anchor + when.delta
         interval = every or timedelta(days=1)
         return [first + interval * n for n in range(count)]
-    assert isinstance(when, WallClock)  # noqa: S101 - When is a closed union
+    assert isinstance(when, WallClock)
     local_day = anchor.astimezone(anchors.tz).date() + timedelta(days=when.day)
     if every is not None:
         first = local_instant(local_day, when.at, anchors.tz)
@@ -203,7 +203,7 @@ def validate_zone(name: str) -> ZoneInfo:
     """A ZoneInfo for an IANA name, or ValueError naming it."""
     from zoneinfo import ZoneInfoNotFoundError
 
-    if not name or "/" not in name and name not in ("UTC", "Etc/UTC"):
+    if not name or ("/" not in name and name not in ("UTC", "Etc/UTC")):
         raise ValueError(f"{name!r} is not an IANA time zone such as 'America/Chicago'")
     try:
         return ZoneInfo(name)

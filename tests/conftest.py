@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,12 +41,12 @@ def _service_missing(what: str, exc: Exception) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, migrated to head."""
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database migrated to head, dropped afterwards; yields its URL."""
     import psycopg
 
-    name = f"aftercare_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
@@ -56,9 +57,18 @@ def pg_url() -> Iterator[str]:
     engine = make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated to head."""
+    with fresh_pg_database("aftercare_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +106,7 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test (savepoints inside)."""
     connection = engine.connect()
     transaction = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint",
-                 expire_on_commit=False)  # fmt: skip
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         yield db
     finally:
@@ -143,40 +152,53 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def riverside(session: Session):  # type: ignore[no-untyped-def]
+def riverside(session: Session):
     """Riverside Ortho, in Chicago, with the built-in protocols published."""
     from reminders.clinics.service import create_clinic
 
     return create_clinic(
-        session=session, name="Riverside Ortho", timezone="America/Chicago",
-        sms_from="+13125550100", on_call_phone="+13125550199", on_call_email="oncall@riverside.test",
-    ).clinic  # fmt: skip
+        session=session,
+        name="Riverside Ortho",
+        timezone="America/Chicago",
+        sms_from="+13125550100",
+        on_call_phone="+13125550199",
+        on_call_email="oncall@riverside.test",
+    ).clinic
 
 
 @pytest.fixture
-def lakeside(session: Session):  # type: ignore[no-untyped-def]
+def lakeside(session: Session):
     """Another clinic, whose staff must never see Riverside's patients."""
     from reminders.clinics.service import create_clinic
 
     return create_clinic(
-        session=session, name="Lakeside Spine", timezone="America/New_York",
+        session=session,
+        name="Lakeside Spine",
+        timezone="America/New_York",
         sms_from="+12125550100",
-    ).clinic  # fmt: skip
+    ).clinic
 
 
 def alice_payload(**overrides: object) -> dict[str, object]:
     """Alice: diabetic, corticosteroid injection at 14:10 Chicago time, visit in two weeks."""
     payload: dict[str, object] = {
         "patient": {
-            "external_id": "MRN-1001", "given_name": "Alice", "phone": "+13125550123",
-            "email": "alice@example.org", "timezone": "America/Chicago", "language": "en",
+            "external_id": "MRN-1001",
+            "given_name": "Alice",
+            "phone": "+13125550123",
+            "email": "alice@example.org",
+            "timezone": "America/Chicago",
+            "language": "en",
             "conditions": ["diabetes"],
         },
-        "procedure": {"performed_at": "2026-11-20T14:10:00-06:00", "injectate": "corticosteroid",
-                      "side": "right"},
+        "procedure": {
+            "performed_at": "2026-11-20T14:10:00-06:00",
+            "injectate": "corticosteroid",
+            "side": "right",
+        },
         "follow_up_at": "2026-12-04T10:30:00-06:00",
         "channel": "sms",
-    }  # fmt: skip
+    }
     payload.update(overrides)
     return payload
 

@@ -32,7 +32,7 @@ def our_executables() -> set[str]:
     return {"sh", "python", "celery", *scripts}
 
 
-def commands(service: dict) -> list[list[str]]:  # type: ignore[type-arg]
+def commands(service: dict) -> list[list[str]]:
     found = []
     command = service.get("command")
     if isinstance(command, list):
@@ -84,8 +84,11 @@ def _aftercare_invocations(command: list[str]) -> list[list[str]]:
         return [command[1:]]
     if command[0] == "sh":
         script = command[2]
-        return [seg.split()[1:] for seg in script.replace("exec ", "").split("&&")
-                if seg.split()[0] == "aftercare"]  # fmt: skip
+        return [
+            seg.split()[1:]
+            for seg in script.replace("exec ", "").split("&&")
+            if seg.split()[0] == "aftercare"
+        ]
     return []
 
 

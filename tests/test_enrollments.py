@@ -241,3 +241,19 @@ def test_bad_input_names_the_field(patch, field) -> None:
     with pytest.raises(InputError) as err:
         parse_enrollment(alice_payload(**patch))
     assert field in [f for f, _ in err.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "message"),
+    [
+        ({"procedure": {"performed_at": "0001-01-01T00:00:00+00:00", "injectate": "prp"}},
+         "procedure.performed_at", "between the years"),
+        ({"follow_up_at": "9999-12-31T23:59:59-12:00"}, "follow_up_at", "between the years"),
+        ({"patient": {"given_name": "Al\x00ice", "phone": "+13125550123",
+                      "timezone": "America/Chicago"}}, "patient.given_name", "NUL"),
+    ],
+)  # fmt: skip
+def test_extreme_input_is_refused_before_it_reaches_the_database(patch, field, message) -> None:
+    with pytest.raises(InputError) as err:
+        parse_enrollment(alice_payload(**patch))
+    assert any(f == field and message in m for f, m in err.value.errors)

@@ -26,10 +26,10 @@ WINDOW = SendWindow(time(8, 0), time(20, 0))
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)
 
 
-def step(**fields: object):  # type: ignore[no-untyped-def]
+def step(**fields: object):
     return parse_step({"key": "check", "expires": "12h", **fields})
 
 
@@ -50,7 +50,7 @@ class TestLocalInstant:
             (KOLKATA, (2026, 3, 8), time(9, 0), utc(2026, 3, 8, 3, 30), time(9, 0)),
         ],
     )
-    def test_transitions(self, zone, day, at, expected_utc, expected_local) -> None:  # type: ignore[no-untyped-def]
+    def test_transitions(self, zone, day, at, expected_utc, expected_local) -> None:
         from datetime import date
 
         instant = local_instant(date(*day), at, zone)
@@ -83,8 +83,10 @@ class TestOccurrences:
         glucose = step(when="day 1 at 09:00", repeat="daily for 3 days")
         instants = occurrence_instants(glucose, Anchors(performed, NY))
         assert [i.astimezone(NY).strftime("%m-%d %H:%M %Z") for i in instants] == [
-            "03-07 09:00 EST", "03-08 09:00 EDT", "03-09 09:00 EDT",
-        ]  # fmt: skip
+            "03-07 09:00 EST",
+            "03-08 09:00 EDT",
+            "03-09 09:00 EDT",
+        ]
         assert instants[1] - instants[0] == timedelta(hours=23)
 
     def test_daily_elapsed_adds_whole_days_of_24_hours(self) -> None:
@@ -155,20 +157,35 @@ class TestSendWindow:
         assert opened.astimezone(NY).time() == time(3, 30)
 
 
-def _plan(steps, *, performed: datetime, now: datetime, tz=CHICAGO, facts=None, visit=None,
-          channels=frozenset({"sms"})):  # type: ignore[no-untyped-def]  # fmt: skip
+def _plan(
+    steps,
+    *,
+    performed: datetime,
+    now: datetime,
+    tz=CHICAGO,
+    facts=None,
+    visit=None,
+    channels=frozenset({"sms"}),
+):
     return plan(
-        steps, facts=facts or Facts(), anchors=Anchors(performed, tz, visit), window=WINDOW,
-        preferred_channel="sms", available_channels=channels, now=now,
-    )  # fmt: skip
+        steps,
+        facts=facts or Facts(),
+        anchors=Anchors(performed, tz, visit),
+        window=WINDOW,
+        preferred_channel="sms",
+        available_channels=channels,
+        now=now,
+    )
 
 
 class TestPlan:
     performed = datetime(2026, 11, 20, 14, 10, tzinfo=CHICAGO).astimezone(UTC)
 
     def test_late_enrollment_records_expired_steps_as_skipped(self) -> None:
-        steps = [step(key="discharge", when="0m", expires="6h", time_critical=True),
-                 step(key="infection", when="day 3 at 10:00")]  # fmt: skip
+        steps = [
+            step(key="discharge", when="0m", expires="6h", time_critical=True),
+            step(key="infection", when="day 3 at 10:00"),
+        ]
         now = self.performed + timedelta(days=2)
         discharge, infection = _plan(steps, performed=self.performed, now=now)
         assert (discharge.status, discharge.reason) == ("skipped", "expired_before_enrollment")
@@ -181,10 +198,13 @@ class TestPlan:
         assert numbness.due_at == now and numbness.status == "pending"
 
     def test_quiet_hours_defer_non_critical_but_not_critical(self) -> None:
-        steps = [step(key="numbness", when="7h", expires="18h"),
-                 step(key="urgent_info", when="7h", time_critical=True)]  # fmt: skip
-        numbness, urgent = sorted(_plan(steps, performed=self.performed, now=self.performed),
-                                  key=lambda p: p.step_key)  # fmt: skip
+        steps = [
+            step(key="numbness", when="7h", expires="18h"),
+            step(key="urgent_info", when="7h", time_critical=True),
+        ]
+        numbness, urgent = sorted(
+            _plan(steps, performed=self.performed, now=self.performed), key=lambda p: p.step_key
+        )
         assert urgent.due_at.astimezone(CHICAGO).time() == time(21, 10)
         assert numbness.due_at.astimezone(CHICAGO) == datetime(2026, 11, 21, 8, tzinfo=CHICAGO)
 
@@ -194,27 +214,42 @@ class TestPlan:
         assert (numbness.status, numbness.reason) == ("skipped", "quiet_hours_past_expiry")
 
     def test_conditions_pick_steps_for_the_patient(self) -> None:
-        glucose = step(key="glucose", when="day 1 at 09:00", condition="has:diabetes",
-                       repeat="daily for 3 days")  # fmt: skip
+        glucose = step(
+            key="glucose",
+            when="day 1 at 09:00",
+            condition="has:diabetes",
+            repeat="daily for 3 days",
+        )
         diabetic = Facts(conditions=frozenset({"diabetes"}))
-        assert len(_plan([glucose], performed=self.performed, now=self.performed,
-                         facts=diabetic)) == 3  # fmt: skip
+        assert (
+            len(_plan([glucose], performed=self.performed, now=self.performed, facts=diabetic)) == 3
+        )
         assert _plan([glucose], performed=self.performed, now=self.performed) == []
 
     def test_channel_falls_back_when_preferred_has_no_address(self) -> None:
-        [item] = _plan([step(when="day 1 at 10:00")], performed=self.performed,
-                       now=self.performed, channels=frozenset({"email"}))  # fmt: skip
+        [item] = _plan(
+            [step(when="day 1 at 10:00")],
+            performed=self.performed,
+            now=self.performed,
+            channels=frozenset({"email"}),
+        )
         assert item.channel == "email"
 
     def test_no_channel_at_all_is_skipped(self) -> None:
-        [item] = _plan([step(when="day 1 at 10:00")], performed=self.performed,
-                       now=self.performed, channels=frozenset())  # fmt: skip
+        [item] = _plan(
+            [step(when="day 1 at 10:00")],
+            performed=self.performed,
+            now=self.performed,
+            channels=frozenset(),
+        )
         assert item.reason == "no_contact_for_channel"
 
     def test_plan_is_sorted_by_due_time(self) -> None:
         steps = [step(key="bb", when="day 2 at 10:00"), step(key="aa", when="1h")]
-        assert [p.step_key for p in _plan(steps, performed=self.performed,
-                                          now=self.performed)] == ["aa", "bb"]  # fmt: skip
+        assert [p.step_key for p in _plan(steps, performed=self.performed, now=self.performed)] == [
+            "aa",
+            "bb",
+        ]
 
 
 ZONES = [NY, LONDON, LORD_HOWE, KOLKATA, CHICAGO, ZoneInfo("Pacific/Auckland")]
@@ -222,14 +257,15 @@ ZONES = [NY, LONDON, LORD_HOWE, KOLKATA, CHICAGO, ZoneInfo("Pacific/Auckland")]
 
 @settings(max_examples=300, deadline=None)
 @given(
-    performed=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
-                           timezones=st.just(UTC)),  # fmt: skip
+    performed=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
     zone=st.sampled_from(ZONES),
     hour=st.integers(0, 23),
     day=st.integers(0, 14),
     offset_hours=st.integers(0, 72),
 )
-def test_plan_invariants_hold_in_every_zone(performed, zone, hour, day, offset_hours) -> None:  # type: ignore[no-untyped-def]
+def test_plan_invariants_hold_in_every_zone(performed, zone, hour, day, offset_hours) -> None:
     steps = [
         step(key="wall", when=f"day {day} at {hour:02d}:00", expires="2d"),
         step(key="elapsed", when=f"{offset_hours}h", expires="2d"),

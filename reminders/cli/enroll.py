@@ -41,19 +41,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _enroll(args: argparse.Namespace) -> int:
     patient = {
-        "external_id": args.external_id, "given_name": args.given_name,
-        "family_name": args.family_name, "phone": args.phone, "email": args.email,
-        "timezone": args.timezone, "language": args.language,
+        "external_id": args.external_id,
+        "given_name": args.given_name,
+        "family_name": args.family_name,
+        "phone": args.phone,
+        "email": args.email,
+        "timezone": args.timezone,
+        "language": args.language,
         "conditions": [c for c in args.conditions.split(",") if c.strip()],
-    }  # fmt: skip
+    }
     payload = {
         "patient": {k: v for k, v in patient.items() if v is not None},
         "procedure": {
-            "performed_at": args.performed_at, "injectate": args.injectate, "site": args.site,
-            "side": args.side, "diagnostic": args.diagnostic,
+            "performed_at": args.performed_at,
+            "injectate": args.injectate,
+            "site": args.site,
+            "side": args.side,
+            "diagnostic": args.diagnostic,
         },
         "channel": args.channel,
-    }  # fmt: skip
+    }
     if args.follow_up_at:
         payload["follow_up_at"] = args.follow_up_at
     data = parse_enrollment(payload)
@@ -66,11 +73,17 @@ def _enroll(args: argparse.Namespace) -> int:
             "enrollment_id": result.enrollment.id,
             "created": result.created,
             "messages": [
-                {"step": m.step_key, "occurrence": m.occurrence, "due_at": m.due_at.isoformat(),
-                 "channel": m.channel, "status": m.status, "reason": m.status_reason}
+                {
+                    "step": m.step_key,
+                    "occurrence": m.occurrence,
+                    "due_at": m.due_at.isoformat(),
+                    "channel": m.channel,
+                    "status": m.status,
+                    "reason": m.status_reason,
+                }
                 for m in messages
             ],
-        }  # fmt: skip
+        }
     print(json.dumps(out, indent=2))
     return 0
 
@@ -83,9 +96,13 @@ def _import(args: argparse.Namespace) -> int:
     with session_scope() as session:
         clinic = get_clinic(session=session, clinic_id=args.clinic)
         report = importer.import_csv(
-            text, session=session, clinic=clinic, now=SystemClock().now(), actor="cli",
+            text,
+            session=session,
+            clinic=clinic,
+            now=SystemClock().now(),
+            actor="cli",
             all_or_nothing=args.all_or_nothing,
-        )  # fmt: skip
+        )
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
     print(json.dumps(report.as_dict()))

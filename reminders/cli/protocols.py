@@ -7,13 +7,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminders import rendering
-from reminders.delivery.context import message_context
-from reminders.delivery.rendered import render_template
 from reminders.enrollments.schemas import InputError, require_aware
 from reminders.protocols.check import check_all
 from reminders.protocols.loader import ProtocolError, load_protocols, template_dirs
-from reminders.protocols.spec import Facts, SpecError, parse_time
-from reminders.scheduling import Anchors, SendWindow, plan, validate_zone
+from reminders.protocols.preview import SamplePatient, preview
+from reminders.protocols.spec import SpecError, parse_time
+from reminders.scheduling import SendWindow, validate_zone
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,51 +73,22 @@ def _preview(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(protocols))
         raise InputError([("protocol", f"unknown protocol {args.protocol!r}; known: {known}")])
     protocol = protocols[args.protocol]
-    sources = rendering.load_template_sources(dirs)
-    planned = plan(
-        protocol.steps,
-        facts=Facts(
-            conditions=frozenset({"diabetes"} if args.diabetic else set()),
-            diagnostic=args.diagnostic or protocol.injectate == "anesthetic_only",
-            follow_up_booked=follow_up_at is not None,
-            injectate=protocol.injectate,
-        ),
-        anchors=Anchors(performed_at=performed_at, tz=tz, follow_up_at=follow_up_at),
-        window=SendWindow(opens=opens, closes=closes),
-        preferred_channel=args.channel,
-        available_channels=frozenset({args.channel}),
-        # The timeline as seen at the moment of the procedure: a preview of a past
-        # procedure shows every message rather than skipping them as late.
-        now=performed_at,
-    )
-    repeats = {s.key: (s.repeat.count if s.repeat else 1) for s in protocol.steps}
-    for item in planned:
-        context = message_context(
-            first_name=args.name, clinic_name=args.clinic_name, clinic_phone="+13125550100",
-            emergency_number="911", language=args.lang, tz=tz, performed_at=performed_at,
-            follow_up_at=follow_up_at, occurrence=item.occurrence,
-            occurrences=repeats[item.step_key], at=item.due_at,
-        )  # fmt: skip
-        rendered = render_template(sources, item.template, args.lang, context, item.channel)
-        local = item.due_at.astimezone(tz)
-        row = {
-            "step": item.step_key,
-            "occurrence": item.occurrence,
-            "due_at": local.isoformat(),
-            "channel": item.channel,
-            "expects": item.expects,
-            "time_critical": item.time_critical,
-            "status": item.status,
-            "text": rendered.text,
-            "segments": rendered.segments,
-        }
+    sample = SamplePatient(
+        performed_at=performed_at, tz=tz, lang=args.lang, diabetic=args.diabetic,
+        diagnostic=args.diagnostic, follow_up_at=follow_up_at, channel=args.channel,
+        window=SendWindow(opens=opens, closes=closes), first_name=args.name,
+        clinic_name=args.clinic_name,
+    )  # fmt: skip
+    rows = preview(protocol.steps, injectate=protocol.injectate,
+                   sources=rendering.load_template_sources(dirs), sample=sample)  # fmt: skip
+    for row in rows:
         if args.json:
-            print(json.dumps(row, ensure_ascii=False))
+            print(json.dumps(row.as_json(), ensure_ascii=False))
             continue
-        moved = "" if item.due_at == item.planned_at else " (moved out of quiet hours)"
-        print(f"{local:%a %d %b %H:%M %Z}  {item.step_key}#{item.occurrence}"
-              f"  [{item.channel}, {rendered.segments} seg]{moved}")  # fmt: skip
-        for line in rendered.text.splitlines():
+        moved = " (moved out of quiet hours)" if row.moved else ""
+        print(f"{row.due_at:%a %d %b %H:%M %Z}  {row.step}#{row.occurrence}"
+              f"  [{row.channel}, {row.segments} seg]{moved}")  # fmt: skip
+        for line in (row.text or f"error: {row.error}").splitlines():
             print(f"    {line}")
         print()
     return 0

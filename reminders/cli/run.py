@@ -38,15 +38,26 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from reminders.delivery.engine import EmbeddedRunner
     from reminders.delivery.factory import build_sender
+    from reminders.jobs import run_periodic
 
     settings = get_settings()
     runner = EmbeddedRunner(sender=build_sender(settings), threads=settings.embedded_send_threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"aftercare: embedded dispatcher every {settings.dispatch_interval_seconds}s",
-          file=sys.stderr)  # fmt: skip
+    jobs = threading.Thread(
+        target=run_periodic,
+        args=(stop, runner.sender.sessions, runner.sender.clock),
+        name="periodic-jobs",
+        daemon=True,
+    )
+    jobs.start()
+    print(
+        f"aftercare: embedded dispatcher every {settings.dispatch_interval_seconds}s",
+        file=sys.stderr,
+    )
     runner.run(stop, settings.dispatch_interval_seconds)
+    jobs.join(timeout=10)
     return 0
 
 
@@ -54,8 +65,10 @@ def _celery(command: str):  # type: ignore[no-untyped-def]
     def handler(args: argparse.Namespace) -> int:
         settings = get_settings()
         if not settings.broker_url:
-            print("error: AFTERCARE_BROKER_URL is not set; `aftercare run` is the no-broker mode",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "error: AFTERCARE_BROKER_URL is not set; `aftercare run` is the no-broker mode",
+                file=sys.stderr,
+            )
             return 2
         argv = [sys.executable, "-m", "celery", "-A", "workers.app", command, *args.extra]
         os.execv(sys.executable, argv)  # noqa: S606 - replaces this process by design
@@ -67,7 +80,15 @@ def _celery(command: str):  # type: ignore[no-untyped-def]
 def _web(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from reminders.web.access_log import log_config
+
     get_settings()  # fail fast on bad configuration, before binding the port
-    uvicorn.run("reminders.web.app:create_app", factory=True, host=args.host, port=args.port,
-                proxy_headers=True)  # fmt: skip
+    uvicorn.run(
+        "reminders.web.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        log_config=log_config(),
+    )
     return 0

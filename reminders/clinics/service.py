@@ -48,8 +48,11 @@ def create_clinic(
     except ValueError as exc:
         errors.append(("timezone", str(exc)))
     phones: dict[str, str | None] = {}
-    for field, value in (("sms_from", sms_from), ("on_call_phone", on_call_phone),
-                         ("contact_phone", contact_phone)):  # fmt: skip
+    for field, value in (
+        ("sms_from", sms_from),
+        ("on_call_phone", on_call_phone),
+        ("contact_phone", contact_phone),
+    ):
         try:
             phones[field] = normalize_phone(value) if value else None
         except ValueError as exc:
@@ -73,9 +76,13 @@ def create_clinic(
     session.flush()
     protocols.sync_builtin(session=session, clinic_id=clinic.id)
     audit.record(
-        session=session, clinic_id=clinic.id, actor="cli", action="clinic.create",
-        subject_type="clinic", subject_id=clinic.id,
-    )  # fmt: skip
+        session=session,
+        clinic_id=clinic.id,
+        actor="cli",
+        action="clinic.create",
+        subject_type="clinic",
+        subject_id=clinic.id,
+    )
     return NewClinic(clinic=clinic, api_key=api_key)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,9 @@ _MONTHS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def display_phone(e164: str | None) -> str:
+    """``+13125550100`` → ``+1 312-555-0100`` (cached: it is the clinic's number, per send)."""
     if not e164:
         return ""
     try:

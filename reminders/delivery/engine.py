@@ -1,8 +1,19 @@
 """The delivery loop's two halves, shared by the embedded mode and the Celery workers.
 
 ``dispatch_round`` claims and commits, then hands the claims to ``submit``;
-``send_batch`` sends a batch in order, renewing the leases of what is still waiting.
+``send_batch`` sends a batch in groups, renewing the leases of what is still waiting.
 Only ``submit`` differs between the modes (a thread pool, or Celery tasks).
+
+Sizes, and why:
+
+- a *batch* (one send task) holds up to 100 claims, so the per-task cost of the queue
+  is paid once per hundred messages; when SMS is rate limited it holds no more than a
+  quarter of a lease's worth at that rate, so a task never outlives its claims;
+- a *group* (one prepare and one record transaction) is up to 100 messages, or about
+  five seconds' worth when rate limited, which bounds how stale the opt-out and
+  quiet-hours re-check can be when the provider is called;
+- at most 2,000 claims are in flight, and a rate-limited sender has at most half a
+  lease's worth, so a large backlog is claimed as workers free up, never all at once.
 """
 
 from __future__ import annotations
@@ -16,10 +27,39 @@ from datetime import timedelta
 
 from reminders.clock import Clock
 from reminders.config import Settings
-from reminders.delivery.dispatch import Claim, claim_due, renew_leases
+from reminders.delivery.dispatch import Claim, Limits, claim_due, renew_leases
 from reminders.delivery.send import Outcome, Sender, SessionFactory
 
 log = logging.getLogger(__name__)
+
+MAX_BATCH = 100
+MAX_GROUP = 100
+MAX_IN_FLIGHT = 2000
+MAX_ROUNDS = 50  # per dispatch tick; the next tick (or a finished batch) continues
+
+
+def batch_size(settings: Settings) -> int:
+    """Claims per send task."""
+    rate = settings.sms_rate_per_second
+    if rate <= 0:
+        return MAX_BATCH
+    return max(1, min(MAX_BATCH, int(rate * settings.claim_lease_seconds / 4)))
+
+
+def group_size(settings: Settings) -> int:
+    """Messages per prepare/record transaction."""
+    rate = settings.sms_rate_per_second
+    return MAX_GROUP if rate <= 0 else max(1, min(MAX_GROUP, int(rate * 5)))
+
+
+def limits(settings: Settings) -> Limits:
+    rate = settings.sms_rate_per_second
+    per_sender = None
+    if rate > 0:
+        per_sender = max(1, int(rate * settings.claim_lease_seconds / 2))
+    return Limits(
+        max_in_flight=max(MAX_IN_FLIGHT, settings.dispatch_batch_size), per_sender=per_sender
+    )
 
 
 def dispatch_round(
@@ -30,37 +70,68 @@ def dispatch_round(
     submit: Callable[[list[Claim]], None],
     limit: int | None = None,
 ) -> int:
+    """Claim one slice of due messages, commit, then submit them; returns how many."""
     lease = timedelta(seconds=settings.claim_lease_seconds)
     with sessions() as session:
         claims = claim_due(
-            session=session, now=clock.now(), limit=limit or settings.dispatch_batch_size,
+            session=session,
+            now=clock.now(),
+            limit=limit or settings.dispatch_batch_size,
             lease=lease,
-        )  # fmt: skip
+            limits=limits(settings),
+        )
     # The claim is committed now: a worker that picks a task up always finds its rows.
     if claims:
         submit(claims)
     return len(claims)
 
 
+def dispatch_due(
+    *,
+    sessions: SessionFactory,
+    clock: Clock,
+    settings: Settings,
+    submit: Callable[[list[Claim]], None],
+    max_rounds: int = MAX_ROUNDS,
+) -> int:
+    """Claim round after round until nothing more is due or the in-flight cap is met."""
+    total = 0
+    for _ in range(max_rounds):
+        claimed = dispatch_round(sessions=sessions, clock=clock, settings=settings, submit=submit)
+        total += claimed
+        if claimed == 0:
+            break
+    return total
+
+
 def send_batch(sender: Sender, claims: Sequence[Claim]) -> list[Outcome]:
-    """Send ``claims`` one after another, keeping the rest of the batch leased meanwhile."""
+    """Send ``claims`` group after group, keeping the rest of the batch leased meanwhile.
+
+    Outcomes come back in the order of ``claims``.
+    """
     lease = timedelta(seconds=sender.settings.claim_lease_seconds)
     renew_every = lease.total_seconds() / 3
+    size = group_size(sender.settings)
     last_renewal = time.monotonic()
-    outcomes = []
-    for index, claim in enumerate(claims):
+    outcomes: list[Outcome] = []
+    for start in range(0, len(claims), size):
         if time.monotonic() - last_renewal > renew_every:
             with sender.sessions() as session:
-                renew_leases(session=session, claims=list(claims[index:]),
-                             now=sender.clock.now(), lease=lease)  # fmt: skip
+                renew_leases(
+                    session=session,
+                    claims=list(claims[start:]),
+                    now=sender.clock.now(),
+                    lease=lease,
+                )
             last_renewal = time.monotonic()
+        group = claims[start : start + size]
         try:
-            outcomes.append(sender.send(claim))
+            outcomes.extend(sender.send_many(group))
         except Exception:
-            # Unexpected (database down…): leave the row claimed; its lease expires and
-            # another round retries it. Log without patient data.
-            log.exception("send of message %s crashed", claim.message_id)
-            outcomes.append(Outcome(claim.message_id, "error"))
+            # Unexpected (database down…): leave the rows claimed; their leases expire
+            # and a later round retries them. Log without patient data.
+            log.exception("send of %d messages crashed", len(group))
+            outcomes.extend(Outcome(c.message_id, "error") for c in group)
     return outcomes
 
 
@@ -84,9 +155,33 @@ class EmbeddedRunner:
                 self._futures.append(self.pool.submit(send_batch, self.sender, chunk))
 
     def dispatch_once(self, *, wait: bool = True) -> list[Outcome]:
-        dispatch_round(sessions=self.sender.sessions, clock=self.sender.clock,
-                       settings=self.sender.settings, submit=self.submit)  # fmt: skip
-        return self.drain() if wait else []
+        """One dispatch tick: claim everything due, slice by slice.
+
+        With ``wait``, each slice is sent before the next is claimed and the outcomes
+        are returned, so what a send makes due at once (an email fallback) goes out in
+        the same tick; without, slices are claimed back to back and sent meanwhile.
+        """
+        sender = self.sender
+        if not wait:
+            dispatch_due(
+                sessions=sender.sessions,
+                clock=sender.clock,
+                settings=sender.settings,
+                submit=self.submit,
+            )
+            return []
+        outcomes: list[Outcome] = []
+        for _ in range(MAX_ROUNDS):
+            claimed = dispatch_round(
+                sessions=sender.sessions,
+                clock=sender.clock,
+                settings=sender.settings,
+                submit=self.submit,
+            )
+            outcomes += self.drain()
+            if not claimed:
+                break
+        return outcomes
 
     def drain(self) -> list[Outcome]:
         with self._lock:
@@ -97,10 +192,20 @@ class EmbeddedRunner:
         while not stop.is_set():
             try:
                 self.dispatch_once(wait=False)
+                self._forget_done()
             except Exception:
                 log.exception("dispatch round failed")
             stop.wait(interval)
         self.shutdown()
+
+    def _forget_done(self) -> None:
+        # A long-running embedded process must not keep every finished future forever.
+        with self._lock:
+            done = [f for f in self._futures if f.done()]
+            self._futures = [f for f in self._futures if not f.done()]
+        for future in done:
+            if future.exception() is not None:
+                log.error("send batch failed: %s", type(future.exception()).__name__)
 
     def shutdown(self) -> None:
         self.drain()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+
 from reminders.channels import build_email_channel, build_sms_channel
 from reminders.channels.base import Channel
 from reminders.clock import Clock, SystemClock
@@ -17,7 +20,11 @@ def rate_limiter_for(settings: Settings) -> RateLimiter:
     if settings.rate_limit_redis_url:
         from reminders.delivery.redis_ratelimit import RedisRateLimiter
 
-        return RedisRateLimiter(settings.rate_limit_redis_url, settings.sms_rate_per_second)
+        # Side-by-side stacks (and test runs) sharing one Redis keep separate schedules.
+        prefix = os.environ.get("AFTERCARE_RATE_LIMIT_PREFIX", "aftercare:rate:")
+        return RedisRateLimiter(
+            settings.rate_limit_redis_url, settings.sms_rate_per_second, prefix=prefix
+        )
     return LocalRateLimiter(settings.sms_rate_per_second)
 
 
@@ -30,6 +37,11 @@ def build_sender(
     rate_limiter: RateLimiter | None = None,
 ) -> Sender:
     settings = settings or get_settings()
+    if settings.sms_provider == "twilio" and channels is None:
+        # twilio-python imports its Messages API on first use (~80 ms). Paid here, not
+        # between a rate-limit slot and the request it was granted for, where it would
+        # bunch the first two sends of a process together at the provider.
+        importlib.import_module("twilio.rest.api.v2010.account.message")
     return Sender(
         channels=channels
         or {"sms": build_sms_channel(settings), "email": build_email_channel(settings)},

@@ -1,74 +1,70 @@
-"""Send one claimed message: re-check, render, record the attempt, call the provider.
+"""Send claimed messages: re-check, render, record the attempt, call the provider.
 
-Three short transactions, never one held across the provider call:
+Three short transactions per group of messages, never one held across a provider call:
 
-1. *prepare* — re-read the row under our claim token, re-check that sending still makes
-   sense, render, reconcile a previous attempt left in doubt, then mark the message
-   ``sending`` and write the attempt row. Committed before the provider is called.
-2. the provider call, outside any transaction, behind the per-sender rate limit.
-3. *finish* — record what the provider said, conditional on still holding the claim.
+1. *prepare* — re-read the rows under our claim tokens, re-check that sending still
+   makes sense (enrollment active, not opted out, not expired, quiet hours), render,
+   then mark the messages ``sending`` and write their attempt rows. Committed before any
+   provider is called.
+2. the provider calls, outside any transaction, behind the per-sender rate limit.
+3. *record* — what the providers said, conditional on still holding each claim.
 
-A crash between the provider accepting and step 3 leaves the message ``sending`` with
-an attempt ``sending``; when the lease expires the message is claimed again and step 1
-asks the provider whether it already has it before sending anything.
+A crash between a provider accepting and step 3 leaves the message ``sending`` with an
+attempt ``sending``; when the lease expires the message is claimed again, and step 1
+asks the provider whether it already has it (``Channel.find_sent``) before sending
+anything. A provider error after which the request may have arrived (timeout, 5xx)
+leaves its attempt ``in_doubt`` and is reconciled the same way before the retry.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reminders import metrics
-from reminders.channels.base import Channel, ChannelError, Outbound
-from reminders.clinics.models import Clinic
-from reminders.clinics.service import send_window
+from reminders.channels.base import Channel, ChannelError, SendResult
 from reminders.clock import Clock
 from reminders.config import Settings
-from reminders.conversations.concerns import open_concern
-from reminders.delivery.ratelimit import RateLimiter
+from reminders.delivery import prepare as prep
+from reminders.delivery import rows as rowdata
 from reminders.delivery.dispatch import Claim
-from reminders.delivery.models import SendAttempt
-from reminders.delivery.rendered import RenderedMessage, render_message
-from reminders.enrollments.models import (
-    CLAIMED, FAILED, PENDING, SENDING, SENT, SKIPPED, Enrollment, ScheduledMessage,
-)  # fmt: skip
-from reminders.patients.models import Patient
+from reminders.delivery.failures import handle_failure
+from reminders.delivery.ratelimit import RateLimiter
+from reminders.delivery.reconcile import Doubt, reconcile
+from reminders.delivery.record import (
+    backoff,
+    finish,
+    record_accepted,
+    record_one_accepted,
+)
+from reminders.delivery.replyto import parse_reply_address, reply_address
+from reminders.enrollments.models import CLAIMED, FAILED, PENDING, SENT, SKIPPED
 from reminders.scheduling import defer_to_window
+
+__all__ = ["Outcome", "Sender", "SessionFactory", "backoff", "parse_reply_address", "reply_address"]
 
 log = logging.getLogger(__name__)
 SessionFactory = Callable[[], AbstractContextManager[Session]]
-MAX_BACKOFF = timedelta(hours=1)
-BASE_BACKOFF = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
 class Outcome:
     message_id: int
-    result: str  # sent | skipped | deferred | retry | failed | fallback | reconciled | stale
+    # sent | skipped | deferred | retry | failed | fallback | reconciled | stale | error
+    result: str
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    outbound: Outbound
-    channel_name: str
-    attempt_id: int
-    expires_at: datetime
-    due_at: datetime
-    attempt_number: int
-
-
 class Sender:
+    """Sends claimed messages one group at a time; see the module docstring."""
+
     def __init__(
         self,
         *,
@@ -84,265 +80,183 @@ class Sender:
         self.sessions = sessions
         self.rate_limiter = rate_limiter
 
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.claim_lease_seconds)
+
     def send(self, claim: Claim) -> Outcome:
-        prepared = self._prepare(claim)
-        if isinstance(prepared, Outcome):
-            return prepared
-        out = prepared.outbound
-        if prepared.channel_name == "sms":
-            self.rate_limiter.acquire(out.sender)
-        try:
-            result = self.channels[prepared.channel_name].send(out)
-        except ChannelError as exc:
-            return self._failed(claim, prepared, exc)
-        return self._accepted(claim, prepared, result.provider_id, result.status)
+        """Send one claimed message (the embedded demo's unit of work)."""
+        return self.send_many([claim])[0]
+
+    def send_many(self, claims: Sequence[Claim]) -> list[Outcome]:
+        """Send a group of claims with one prepare and one record transaction.
+
+        Outcomes come back in the order of ``claims``.
+        """
+        outcomes: dict[int, Outcome] = {}
+        ready, doubts = self._prepare(claims, outcomes)
+        for doubt in doubts:
+            item = reconcile(
+                doubt,
+                channels=self.channels,
+                sessions=self.sessions,
+                now=self.clock.now,
+                lease=self.lease,
+            )
+            if isinstance(item, prep.Ready):
+                ready.append(item)
+            else:
+                message_id = doubt.candidate.claim.message_id
+                outcomes[message_id] = Outcome(message_id, *item)
+        results = [self._call(item) for item in ready]
+        self._record(results, outcomes)
+        return [outcomes.get(c.message_id, Outcome(c.message_id, "error")) for c in claims]
 
     # -- step 1 -------------------------------------------------------------------------
 
-    def _prepare(self, claim: Claim) -> _Prepared | Outcome:
+    def _prepare(
+        self, claims: Sequence[Claim], outcomes: dict[int, Outcome]
+    ) -> tuple[list[prep.Ready], list[Doubt]]:
         now = self.clock.now()
+        ids = [c.message_id for c in claims]
+        candidates: list[prep.Candidate] = []
+        doubts: list[Doubt] = []
         with self.sessions() as session:
-            msg = session.get(ScheduledMessage, claim.message_id)
-            if msg is None or msg.claims != claim.token or msg.status != CLAIMED:
-                return Outcome(claim.message_id, "stale", "claim no longer held")
-            enrollment = session.get_one(Enrollment, msg.enrollment_id)
-            patient = session.get_one(Patient, enrollment.patient_id)
-            clinic = session.get_one(Clinic, msg.clinic_id)
-            reason = self._skip_reason(msg, enrollment, patient, now)
-            if reason is not None:
-                return self._settle(session, msg, claim, SKIPPED, reason)
-            window = send_window(clinic)
-            tz = _zone(patient.timezone)
-            if not msg.time_critical and not window.allows(now.astimezone(tz).time()):
-                opening = defer_to_window(now, tz, window)
-                if opening >= msg.expires_at:
-                    return self._settle(session, msg, claim, SKIPPED, "quiet_hours_past_expiry")
-                self._release(session, msg, claim, due_at=opening, reason="deferred_quiet_hours")
-                return Outcome(msg.id, "deferred", opening.isoformat())
-            try:
-                rendered = render_message(session=session, message=msg, at=now)
-            except Exception as exc:  # a template error must not kill the worker loop
-                log.error("render failed for message %s: %s", msg.id, exc.__class__.__name__)
-                return self._settle(session, msg, claim, FAILED, "render_error")
-            outbound = self._outbound(msg, patient, clinic, rendered, now)
-            doubt = self._in_doubt_attempt(session, msg.id)
-            if doubt is not None:
-                found = self.channels[doubt.channel].find_sent(
-                    outbound.to, doubt.started_at - timedelta(minutes=2), outbound.body
+            rows = rowdata.load_rows(session, ids)
+            tried = [row.id for row in rows.values() if row.tried]
+            attempts = rowdata.open_attempts(session, tried) if tried else {}
+            for claim in claims:
+                row = rows.get(claim.message_id)
+                if row is None or row.claims != claim.token or row.status != CLAIMED:
+                    outcomes[claim.message_id] = Outcome(claim.message_id, "stale", "claim lost")
+                    continue
+                candidate = self._check(
+                    session, claim, row, now, attempts.get(row.id, []), outcomes
                 )
-                if found is not None:
-                    doubt.provider_id, doubt.status = found.provider_id, "accepted"
-                    doubt.accepted_at = now
-                    self._settle(session, msg, claim, SENT, "reconciled", sent_at=now)
-                    metrics.count_sent(doubt.channel)
-                    return Outcome(msg.id, "reconciled", found.provider_id)
-                doubt.status, doubt.error_message = "error", "not found at provider on reclaim"
-            attempts = self._attempt_count(session, msg.id)
-            moved = session.execute(
-                update(ScheduledMessage)
-                .where(
-                    ScheduledMessage.id == msg.id,
-                    ScheduledMessage.claims == claim.token,
-                    ScheduledMessage.status == CLAIMED,
-                )
-                .values(status=SENDING, lease_until=now + self._lease, updated_at=now)
-                .execution_options(synchronize_session=False)
+                if candidate is None:
+                    continue
+                in_doubt = [a for a in attempts.get(row.id, []) if a.status in rowdata.DOUBTFUL]
+                if in_doubt:
+                    doubts.append(Doubt(candidate, in_doubt))
+                else:
+                    candidates.append(candidate)
+            ready = prep.start_sending(
+                session, candidates, now=now, lease=self.lease, provider_names=self._provider_names
             )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                return Outcome(msg.id, "stale", "claim lost before sending")
-            attempt = SendAttempt(
-                clinic_id=msg.clinic_id, message_id=msg.id, channel=msg.channel,
-                provider=self.channels[msg.channel].name, recipient=outbound.to,
-                segments=rendered.segments, started_at=now,
-            )  # fmt: skip
-            session.add(attempt)
-            session.flush()
-            return _Prepared(
-                outbound, msg.channel, attempt.id, msg.expires_at, msg.due_at, attempts + 1
-            )
+        started = {r.claim.message_id for r in ready}
+        for c in candidates:
+            if c.claim.message_id not in started:
+                outcomes[c.claim.message_id] = Outcome(c.claim.message_id, "stale", "claim lost")
+        return ready, doubts
+
+    def _check(
+        self,
+        session: Session,
+        claim: Claim,
+        row: rowdata.MessageRow,
+        now: datetime,
+        attempts: list[rowdata.AttemptState],
+        outcomes: dict[int, Outcome],
+    ) -> prep.Candidate | None:
+        def settle(status: str, reason: str, result: str, **values: object) -> None:
+            done = finish(session, claim, status, reason, now, **values)
+            outcomes[row.id] = Outcome(row.id, result if done else "stale", reason)
+            if done and status == SKIPPED:
+                metrics.count_skipped(row.channel, reason)
+
+        if any(a.status not in rowdata.DOUBTFUL for a in attempts):
+            # A provider took it before our record step lost the claim: it is sent.
+            settle(SENT, "already_accepted", "reconciled", sent_at=now)
+            return None
+        reason = prep.skip_reason(row, now)
+        if reason is not None:
+            settle(SKIPPED, reason, "skipped")
+            return None
+        tz = ZoneInfo(row.timezone)
+        if not row.time_critical and not row.window.allows(now.astimezone(tz).time()):
+            opening = defer_to_window(now, tz, row.window)
+            if opening >= row.expires_at:
+                settle(SKIPPED, "quiet_hours_past_expiry", "skipped")
+            else:
+                settle(PENDING, "deferred_quiet_hours", "deferred", due_at=opening)
+            return None
+        try:
+            rendered = prep.render(session, row, now)
+        except Exception as exc:  # a template error must not stop the rest of the batch
+            log.error("render failed for message %s: %s", row.id, exc.__class__.__name__)
+            settle(FAILED, "render_error", "failed")
+            return None
+        out = prep.outbound(row, rendered, now, self.settings)
+        return prep.Candidate(claim, row, out, rendered.segments)
 
     @property
-    def _lease(self) -> timedelta:
-        return timedelta(seconds=self.settings.claim_lease_seconds)
+    def _provider_names(self) -> dict[str, str]:
+        return {name: channel.name for name, channel in self.channels.items()}
 
-    @staticmethod
-    def _skip_reason(
-        msg: ScheduledMessage, enrollment: Enrollment, patient: Patient, now: datetime
-    ) -> str | None:
-        if enrollment.status != "active":
-            return f"enrollment_{enrollment.status}"
-        if now >= msg.expires_at:
-            return "expired"
-        if msg.channel == "sms":
-            if patient.sms_opted_out_at is not None:
-                return "opted_out"
-            if not patient.phone:
-                return "no_contact_for_channel"
-        if msg.channel == "email":
-            if patient.email_opted_out_at is not None:
-                return "opted_out"
-            if not patient.email:
-                return "no_contact_for_channel"
-        return None
+    # -- step 2 -------------------------------------------------------------------------
 
-    def _outbound(
-        self, msg: ScheduledMessage, patient: Patient, clinic: Clinic,
-        rendered: RenderedMessage, now: datetime,
-    ) -> Outbound:  # fmt: skip
-        validity = max(1, int((msg.expires_at - now).total_seconds()))
-        reference = str(msg.id)
-        if msg.channel == "sms":
-            return Outbound(
-                to=patient.phone or "", body=rendered.text, sender=clinic.sms_from,
-                status_callback=self.settings.public_url.rstrip("/") + "/webhooks/twilio/status",
-                validity_seconds=validity, reference=reference,
-            )  # fmt: skip
-        return Outbound(
-            to=patient.email or "", body=rendered.text, html=rendered.html,
-            subject=rendered.subject, sender=clinic.email_from or self.settings.email_from,
-            reply_to=reply_address(msg.id, self.settings), reference=reference,
-        )  # fmt: skip
-
-    @staticmethod
-    def _in_doubt_attempt(session: Session, message_id: int) -> SendAttempt | None:
-        return session.scalars(
-            select(SendAttempt)
-            .where(SendAttempt.message_id == message_id, SendAttempt.status == "sending")
-            .order_by(SendAttempt.id.desc())
-            .limit(1)
-        ).first()
-
-    @staticmethod
-    def _attempt_count(session: Session, message_id: int, code: str | None = None) -> int:
-        query = select(func.count()).where(SendAttempt.message_id == message_id)
-        if code is not None:
-            query = query.where(SendAttempt.error_code == code)
-        return int(session.scalar(query) or 0)
+    def _call(self, item: prep.Ready) -> tuple[prep.Ready, SendResult | ChannelError, datetime]:
+        if item.channel == "sms":
+            self.rate_limiter.acquire(item.outbound.sender)
+        result: SendResult | ChannelError
+        try:
+            result = self.channels[item.channel].send(item.outbound)
+        except ChannelError as exc:
+            result = exc
+        except Exception as exc:
+            # A bug or an unexpected library error: the request may have gone out, so
+            # treat it as in doubt; the retry reconciles before sending again.
+            log.exception("provider call for message %s crashed", item.claim.message_id)
+            result = ChannelError(f"unexpected {type(exc).__name__}", in_doubt=True)
+        return item, result, self.clock.now()
 
     # -- step 3 -------------------------------------------------------------------------
 
-    def _accepted(
-        self, claim: Claim, prepared: _Prepared, provider_id: str, status: str
-    ) -> Outcome:
+    def _record(
+        self,
+        results: list[tuple[prep.Ready, SendResult | ChannelError, datetime]],
+        outcomes: dict[int, Outcome],
+    ) -> None:
+        accepted = [(i, r, at) for i, r, at in results if isinstance(r, SendResult)]
+        now = self.clock.now()
+        try:
+            with self.sessions() as session:
+                finished = record_accepted(session, accepted, now)
+        except IntegrityError:
+            # A provider id seen before (a console channel restarted its counter): record
+            # one by one, dropping only the colliding id, rather than lose the batch.
+            finished = self._record_one_by_one(accepted, now)
+        for item, result, at in accepted:
+            mid = item.claim.message_id
+            if mid in finished:
+                metrics.count_sent(item.channel)
+                metrics.observe_lateness((at - item.due_at).total_seconds())
+                outcomes[mid] = Outcome(mid, "sent", result.provider_id)
+            else:
+                outcomes[mid] = Outcome(mid, "stale", "claim lost after the provider accepted")
+        for item, error, _at in results:
+            if isinstance(error, ChannelError):
+                outcomes[item.claim.message_id] = self._failed(item, error)
+
+    def _record_one_by_one(
+        self, accepted: list[tuple[prep.Ready, SendResult, datetime]], now: datetime
+    ) -> set[int]:
+        finished: set[int] = set()
+        for item, result, at in accepted:
+            for provider_id in (result.provider_id, None):
+                try:
+                    with self.sessions() as session:
+                        if record_one_accepted(session, item, provider_id, at, now):
+                            finished.add(item.claim.message_id)
+                    break
+                except IntegrityError:
+                    log.warning("duplicate provider id for message %s", item.claim.message_id)
+        return finished
+
+    def _failed(self, item: prep.Ready, exc: ChannelError) -> Outcome:
         now = self.clock.now()
         with self.sessions() as session:
-            session.execute(
-                update(SendAttempt)
-                .where(SendAttempt.id == prepared.attempt_id)
-                .values(provider_id=provider_id, status="accepted", accepted_at=now)
+            result, detail = handle_failure(
+                session, item, exc, now, email_possible="email" in self.channels
             )
-            self._finish(session, claim, SENT, None, sent_at=now)
-        metrics.count_sent(prepared.channel_name)
-        metrics.observe_lateness((now - prepared.due_at).total_seconds())
-        return Outcome(claim.message_id, "sent", provider_id)
-
-    def _failed(self, claim: Claim, prepared: _Prepared, exc: ChannelError) -> Outcome:
-        now = self.clock.now()
-        code = exc.code
-        with self.sessions() as session:
-            session.execute(
-                update(SendAttempt)
-                .where(SendAttempt.id == prepared.attempt_id)
-                .values(status="error", error_code=code, error_message=str(exc)[:300],
-                        permanent=exc.permanent)  # fmt: skip
-            )
-            msg = session.get_one(ScheduledMessage, claim.message_id)
-            enrollment = session.get_one(Enrollment, msg.enrollment_id)
-            patient = session.get_one(Patient, enrollment.patient_id)
-            retries_left = not exc.permanent
-            if retries_left and exc.limited_retries is not None and code is not None:
-                retries_left = self._attempt_count(session, msg.id, code) <= exc.limited_retries
-            if retries_left:
-                delay = backoff(prepared.attempt_number, exc.retry_after)
-                if now + delay < prepared.expires_at:
-                    self._finish(session, claim, PENDING, f"retry_{code or 'transient'}",
-                                 next_attempt_at=now + delay)  # fmt: skip
-                    return Outcome(msg.id, "retry", str(code))
-            if exc.opts_out and prepared.channel_name == "sms":
-                patient.sms_opted_out_at = patient.sms_opted_out_at or now
-            clinic = session.get_one(Clinic, msg.clinic_id)
-            reason = f"{prepared.channel_name}_failed_{code or 'error'}"
-            can_email = (
-                prepared.channel_name == "sms" and patient.email is not None
-                and patient.email_opted_out_at is None
-            )  # fmt: skip
-            open_concern(
-                session=session, clinic=clinic, severity="routine", kind="delivery", now=now,
-                summary=f"Could not deliver '{msg.step_key}' by {prepared.channel_name} ({code})"
-                + ("; sent by email instead" if can_email else ""),
-                patient_id=patient.id, enrollment_id=enrollment.id,
-            )  # fmt: skip
-            metrics.count_failed(prepared.channel_name)
-            if can_email:
-                self._finish(session, claim, PENDING, f"fallback_from_{reason}", channel="email")
-                return Outcome(msg.id, "fallback", str(code))
-            self._finish(session, claim, FAILED, reason)
-            return Outcome(msg.id, "failed", str(code))
-
-    def _finish(
-        self, session: Session, claim: Claim, status: str, reason: str | None, **values: Any
-    ) -> bool:
-        result = session.execute(
-            update(ScheduledMessage)
-            .where(
-                ScheduledMessage.id == claim.message_id,
-                ScheduledMessage.claims == claim.token,
-                ScheduledMessage.status.in_((CLAIMED, SENDING)),
-            )
-            .values(status=status, status_reason=reason, lease_until=None,
-                    updated_at=self.clock.now(), **values)  # fmt: skip
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def _settle(
-        self, session: Session, msg: ScheduledMessage, claim: Claim, status: str,
-        reason: str, **values: Any,
-    ) -> Outcome:  # fmt: skip
-        if not self._finish(session, claim, status, reason, **values):
-            return Outcome(msg.id, "stale", "claim lost")
-        if status == SKIPPED:
-            metrics.count_skipped(msg.channel, reason)
-        return Outcome(msg.id, {SKIPPED: "skipped", FAILED: "failed"}.get(status, "sent"), reason)
-
-    def _release(
-        self, session: Session, msg: ScheduledMessage, claim: Claim, *, due_at: datetime,
-        reason: str,
-    ) -> None:  # fmt: skip
-        self._finish(session, claim, PENDING, reason, due_at=due_at)
-
-
-def backoff(attempt_number: int, retry_after: float | None = None) -> timedelta:
-    """Exponential back-off with jitter: 30 s, 60 s, 120 s… capped at an hour.
-
-    The jitter (50–100 % of the step) spreads retries from many workers apart; a
-    provider's Retry-After is honoured when it asks for longer.
-    """
-    step = min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, attempt_number - 1)))
-    delay = step * random.uniform(0.5, 1.0)
-    if retry_after is not None:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return delay
-
-
-def reply_address(message_id: int, settings: Settings) -> str:
-    """A per-message Reply-To that a forged reply cannot guess: reply+<id>.<mac>@domain."""
-    mac = hmac.new(settings.secret_key.encode(), str(message_id).encode(), hashlib.sha256)
-    return f"reply+{message_id}.{mac.hexdigest()[:12]}@{settings.email_reply_domain}"
-
-
-def parse_reply_address(address: str, settings: Settings) -> int | None:
-    local = address.split("@", 1)[0]
-    if not local.startswith("reply+") or "." not in local:
-        return None
-    ident, _, mac = local.removeprefix("reply+").partition(".")
-    if not ident.isdigit():
-        return None
-    expected = reply_address(int(ident), settings).split("@", 1)[0].rsplit(".", 1)[1]
-    return int(ident) if hmac.compare_digest(mac, expected) else None
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
+        return Outcome(item.claim.message_id, result, detail)

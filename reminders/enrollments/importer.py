@@ -25,8 +25,16 @@ from reminders.clinics.models import Clinic
 from reminders.enrollments import service
 from reminders.enrollments.schemas import InputError, parse_enrollment
 
-PATIENT_COLUMNS = ("external_id", "given_name", "family_name", "phone", "email", "timezone",
-                   "language", "conditions")  # fmt: skip
+PATIENT_COLUMNS = (
+    "external_id",
+    "given_name",
+    "family_name",
+    "phone",
+    "email",
+    "timezone",
+    "language",
+    "conditions",
+)
 PROCEDURE_COLUMNS = ("performed_at", "injectate", "site", "side", "diagnostic")
 OTHER_COLUMNS = ("follow_up_at", "channel")
 COLUMNS = PATIENT_COLUMNS + PROCEDURE_COLUMNS + OTHER_COLUMNS
@@ -68,9 +76,11 @@ def row_to_payload(row: dict[str, str]) -> dict[str, Any]:
     diagnostic = (value("diagnostic") or "").lower()
     if diagnostic not in _TRUE | _FALSE:
         raise InputError([("diagnostic", "must be true or false")])
-    patient = {k: value(k) for k in PATIENT_COLUMNS if k != "conditions" and value(k)}
+    patient: dict[str, Any] = {k: value(k) for k in PATIENT_COLUMNS if value(k)}
     patient["conditions"] = [c for c in (value("conditions") or "").split(";") if c.strip()]
-    procedure = {k: value(k) for k in ("performed_at", "injectate", "site", "side") if value(k)}
+    procedure: dict[str, Any] = {
+        k: value(k) for k in ("performed_at", "injectate", "site", "side") if value(k)
+    }
     procedure["diagnostic"] = diagnostic in _TRUE
     payload: dict[str, Any] = {"patient": patient, "procedure": procedure}
     for name in OTHER_COLUMNS:

@@ -28,15 +28,33 @@ def normalize_phone(value: str, region: str | None = "US") -> str:
     try:
         number = phonenumbers.parse(value, None if value.strip().startswith("+") else region)
     except phonenumbers.NumberParseException:
-        raise ValueError("is not a phone number; use international form like +13125550100") from None
+        raise ValueError(
+            "is not a phone number; use international form like +13125550100"
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValueError("is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def require_aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} needs a UTC offset, e.g. 2026-11-20T14:10:00-06:00")
+    # Years far out overflow date arithmetic and some databases; none is a real visit.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+def _no_nul(value: object) -> object:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail at commit.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
     return value
 
 
@@ -51,6 +69,11 @@ class PatientIn(BaseModel):
     timezone: str
     language: Literal["en", "es"] = "en"
     conditions: list[str] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: object) -> object:
+        return _no_nul(value)
 
     @field_validator("phone")
     @classmethod
@@ -93,6 +116,11 @@ class ProcedureIn(BaseModel):
     site: str = Field(default="hip joint", max_length=60)
     side: str | None = None
     diagnostic: bool = False
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: object) -> object:
+        return _no_nul(value)
 
     @field_validator("performed_at")
     @classmethod

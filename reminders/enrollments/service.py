@@ -29,9 +29,13 @@ from reminders.scheduling import Anchors, Planned, plan
 MAX_FUTURE = timedelta(days=1)
 # Skips decided by the plan (not by a send) are re-decided whenever the plan is.
 PLAN_REASONS = frozenset(
-    {"expired_before_enrollment", "quiet_hours_past_expiry", "no_contact_for_channel",
-     "no_longer_applies"}
-)  # fmt: skip
+    {
+        "expired_before_enrollment",
+        "quiet_hours_past_expiry",
+        "no_contact_for_channel",
+        "no_longer_applies",
+    }
+)
 UNSET = object()
 
 
@@ -63,11 +67,15 @@ def enroll(
         existing = session.scalar(
             select(Enrollment)
             .join(Procedure, Procedure.id == Enrollment.procedure_id)
-            .where(Procedure.patient_id == patient.id, Procedure.performed_at == proc_in.performed_at)
+            .where(
+                Procedure.patient_id == patient.id, Procedure.performed_at == proc_in.performed_at
+            )
         )
         if existing is not None:
             return EnrollResult(existing, created=False)
-    version = protocols.for_injectate(session=session, clinic_id=clinic.id, injectate=proc_in.injectate)
+    version = protocols.for_injectate(
+        session=session, clinic_id=clinic.id, injectate=proc_in.injectate
+    )
     fields = data.patient.model_dump()
     if patient is None:
         patient = Patient(clinic_id=clinic.id, channel_preference=data.channel, **fields)
@@ -99,14 +107,17 @@ def enroll(
     )
     session.add(enrollment)
     session.flush()
-    for planned in timeline_plan(
-        session=session, clinic=clinic, enrollment=enrollment, now=now
-    ):
+    for planned in timeline_plan(session=session, clinic=clinic, enrollment=enrollment, now=now):
         session.add(_message(enrollment, planned))
     audit.record(
-        session=session, clinic_id=clinic.id, actor=actor, action="enrollment.create",
-        subject_type="enrollment", subject_id=enrollment.id, protocol=f"{version.key}@{version.version}",
-    )  # fmt: skip
+        session=session,
+        clinic_id=clinic.id,
+        actor=actor,
+        action="enrollment.create",
+        subject_type="enrollment",
+        subject_id=enrollment.id,
+        protocol=f"{version.key}@{version.version}",
+    )
     session.flush()
     return EnrollResult(enrollment, created=True)
 
@@ -190,7 +201,7 @@ def reschedule(
     now: datetime,
     actor: str,
     performed_at: datetime | None = None,
-    follow_up_at: datetime | None | object = UNSET,
+    follow_up_at: datetime | object | None = UNSET,
 ) -> Enrollment:
     """Move the procedure or the follow-up visit and recompute every message not yet sent.
 
@@ -206,13 +217,15 @@ def reschedule(
             raise InputError([("performed_at", "is more than a day in the future")])
         procedure.performed_at = performed_at
     if follow_up_at is not UNSET:
-        assert follow_up_at is None or isinstance(follow_up_at, datetime)  # noqa: S101
+        assert follow_up_at is None or isinstance(follow_up_at, datetime)
         if follow_up_at is not None and follow_up_at <= procedure.performed_at:
             raise InputError([("follow_up_at", "must be after the procedure")])
         procedure.follow_up_at = follow_up_at
     session.flush()
-    planned = {p.idempotency_suffix: p for p in timeline_plan(
-        session=session, clinic=clinic, enrollment=enrollment, now=now)}  # fmt: skip
+    planned = {
+        p.idempotency_suffix: p
+        for p in timeline_plan(session=session, clinic=clinic, enrollment=enrollment, now=now)
+    }
     existing = {
         f"{m.step_key}:{m.occurrence}": m
         for m in session.scalars(
@@ -224,9 +237,10 @@ def reschedule(
             continue
         new = planned.get(suffix)
         values = (
-            _plan_values(new) if new is not None
+            _plan_values(new)
+            if new is not None
             else {"status": CANCELLED, "status_reason": "no_longer_applies"}
-        )  # fmt: skip
+        )
         # Conditional: a dispatcher may have claimed the row since we read it.
         session.execute(
             update(ScheduledMessage)
@@ -238,11 +252,15 @@ def reschedule(
         if suffix not in existing:
             session.add(_message(enrollment, new))
     audit.record(
-        session=session, clinic_id=clinic.id, actor=actor, action="enrollment.reschedule",
-        subject_type="enrollment", subject_id=enrollment.id,
+        session=session,
+        clinic_id=clinic.id,
+        actor=actor,
+        action="enrollment.reschedule",
+        subject_type="enrollment",
+        subject_id=enrollment.id,
         performed_at=procedure.performed_at.isoformat(),
         follow_up_at=procedure.follow_up_at.isoformat() if procedure.follow_up_at else None,
-    )  # fmt: skip
+    )
     session.flush()
     session.expire_all()
     return enrollment
@@ -281,9 +299,14 @@ def cancel(
         .execution_options(synchronize_session=False)
     )
     audit.record(
-        session=session, clinic_id=enrollment.clinic_id, actor=actor, action="enrollment.cancel",
-        subject_type="enrollment", subject_id=enrollment.id, reason=reason[:200],
-    )  # fmt: skip
+        session=session,
+        clinic_id=enrollment.clinic_id,
+        actor=actor,
+        action="enrollment.cancel",
+        subject_type="enrollment",
+        subject_id=enrollment.id,
+        reason=reason[:200],
+    )
     session.flush()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

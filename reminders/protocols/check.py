@@ -40,9 +40,7 @@ def check_protocol(
             source = sources.get(name)
             file = paths.get(name, f"messages/{name}.j2")
             if source is None:
-                problems.append(
-                    Problem(file, None, f"step {step.key}: missing template {name}.j2")
-                )
+                problems.append(Problem(file, None, f"step {step.key}: missing template {name}.j2"))
                 continue
             found = rendering.check_template(source, name)
             problems.extend(Problem(file, p.line, p.message) for p in found)
@@ -57,9 +55,13 @@ def check_protocol(
                 continue
             if rendered.segments.segments > rendering.MAX_SMS_SEGMENTS:
                 problems.append(
-                    Problem(file, None, f"{rendered.segments.segments} SMS segments with sample "
-                            f"values (at most {rendering.MAX_SMS_SEGMENTS})")
-                )  # fmt: skip
+                    Problem(
+                        file,
+                        None,
+                        f"{rendered.segments.segments} SMS segments with sample "
+                        f"values (at most {rendering.MAX_SMS_SEGMENTS})",
+                    )
+                )
     return problems
 
 

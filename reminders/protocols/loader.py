@@ -131,9 +131,12 @@ def compose(text: str, name: str, library: Mapping[str, dict[str, Any]]) -> Prot
     if problems:
         raise ProtocolError(problems)
     return ProtocolDef(
-        key=str(key), title=str(doc.get("title") or key), injectate=str(injectate),
-        raw_steps=raw_steps, steps=steps,
-    )  # fmt: skip
+        key=str(key),
+        title=str(doc.get("title") or key),
+        injectate=str(injectate),
+        raw_steps=raw_steps,
+        steps=steps,
+    )
 
 
 def _resolve(entry: Any, library: Mapping[str, dict[str, Any]]) -> dict[str, Any]:

@@ -140,10 +140,15 @@ def create_draft(*, session: Session, clinic_id: int, key: str) -> ProtocolVersi
     if base is None:
         raise NotFound(f"no published protocol {key!r}")
     return _new_version(
-        session=session, clinic_id=clinic_id, key=key, title=base.title,
-        injectate=base.injectate, steps=list(base.steps), templates=dict(base.templates),
+        session=session,
+        clinic_id=clinic_id,
+        key=key,
+        title=base.title,
+        injectate=base.injectate,
+        steps=list(base.steps),
+        templates=dict(base.templates),
         publish_at=None,
-    )  # fmt: skip
+    )
 
 
 def update_draft(

@@ -47,6 +47,8 @@ STEP_FIELDS = frozenset(
 )
 
 Anchor = Literal["procedure", "visit"]
+# A follow-up plan spans weeks; anything past a year is a typo that would overflow dates.
+MAX_SPAN = timedelta(days=366)
 
 
 class SpecError(ValueError):
@@ -134,9 +136,17 @@ class Step:
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60}
 _UNIT_WORDS = {
-    "week": "w", "weeks": "w", "day": "d", "days": "d", "hour": "h", "hours": "h",
-    "min": "m", "mins": "m", "minute": "m", "minutes": "m",
-}  # fmt: skip
+    "week": "w",
+    "weeks": "w",
+    "day": "d",
+    "days": "d",
+    "hour": "h",
+    "hours": "h",
+    "min": "m",
+    "mins": "m",
+    "minute": "m",
+    "minutes": "m",
+}
 _DURATION_PART = re.compile(r"(\d+)\s*([a-z]+)")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DAY_AT = re.compile(r"^day\s+(-?\d+)\s+at\s+(\S+)$")
@@ -159,6 +169,8 @@ def parse_duration(text: str) -> timedelta:
         if unit not in _UNITS:
             raise SpecError(f"{text!r}: unknown unit {unit!r} (use w, d, h or m)")
         seconds += int(number) * _UNITS[unit]
+    if seconds > MAX_SPAN.total_seconds():
+        raise SpecError(f"{text!r} is longer than {MAX_SPAN.days} days")
     return timedelta(seconds=sign * seconds)
 
 
@@ -173,9 +185,11 @@ def parse_when(text: str) -> When:
     """Parse a step's ``when``; see docs/protocols.md for the four forms."""
     raw = " ".join(str(text).strip().lower().split())
     if match := _DAY_AT.match(raw):
-        return WallClock(day=int(match.group(1)), at=parse_time(match.group(2)))
+        return WallClock(day=_day(match.group(1), text), at=parse_time(match.group(2)))
     if match := _VISIT_DAY_AT.match(raw):
-        return WallClock(day=int(match.group(1)), at=parse_time(match.group(2)), anchor="visit")
+        return WallClock(
+            day=_day(match.group(1), text), at=parse_time(match.group(2)), anchor="visit"
+        )
     if raw.startswith("visit "):
         return Elapsed(delta=parse_duration(raw.removeprefix("visit ")), anchor="visit")
     try:
@@ -188,6 +202,13 @@ def parse_when(text: str) -> When:
     if delta < timedelta(0):
         raise SpecError(f"when {text!r}: a step cannot come before the procedure")
     return Elapsed(delta=delta)
+
+
+def _day(number: str, text: str) -> int:
+    day = int(number)
+    if abs(day) > MAX_SPAN.days:
+        raise SpecError(f"when {text!r}: the day must be within {MAX_SPAN.days} days")
+    return day
 
 
 def parse_repeat(text: str) -> Repeat:
@@ -207,6 +228,13 @@ def parse_repeat(text: str) -> Repeat:
     return Repeat(count=count, every=every)
 
 
+_TERM_VALUES: dict[str, frozenset[str]] = {
+    "has": CONDITION_VOCABULARY,
+    "injectate": frozenset(INJECTATES),
+    "side": SIDES,
+}
+
+
 def parse_condition(text: str) -> Condition:
     terms: list[Term] = []
     for chunk in str(text).split(" and "):
@@ -216,11 +244,7 @@ def parse_condition(text: str) -> Condition:
         kind, _, arg = words.partition(":")
         if kind in ("diagnostic", "follow_up_booked") and not arg:
             terms.append(Term(negated, kind))
-        elif kind == "has" and arg in CONDITION_VOCABULARY:
-            terms.append(Term(negated, kind, arg))
-        elif kind == "injectate" and arg in INJECTATES:
-            terms.append(Term(negated, kind, arg))
-        elif kind == "side" and arg in SIDES:
+        elif arg in _TERM_VALUES.get(kind, ()):
             terms.append(Term(negated, kind, arg))
         else:
             raise SpecError(

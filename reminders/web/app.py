@@ -5,13 +5,15 @@ Each area lives in its own router module; this file only assembles them.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from reminders.clock import Clock, SystemClock
 from reminders.config import Settings, get_settings
 from reminders.db import make_engine
+from reminders.web import api, health, pages
 from reminders.web.errors import install_error_handlers
+from reminders.web.webhooks import email_inbound, twilio_sms, twilio_status
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -33,6 +35,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return app
 
 
-def _routers() -> list:  # type: ignore[type-arg]
-    # Routers are added here as each area lands (health, webhooks, API, pages).
-    return []
+def _routers() -> list[APIRouter]:
+    return [
+        health.router,
+        twilio_status.router,
+        twilio_sms.router,
+        email_inbound.router,
+        api.router,
+        pages.router,
+    ]

@@ -13,19 +13,19 @@ from reminders.clinics.models import Clinic
 from reminders.clinics.service import clinic_for_api_key
 from reminders.clock import Clock
 from reminders.config import Settings
+from reminders.db import transaction
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
-    session: Session = request.app.state.sessionmaker()
-    try:
+    """One transaction per request: committed when the handler returns, else rolled back.
+
+    Always depend on it with ``scope="function"`` (use ``SessionDep``): the commit must
+    happen before the response leaves, or a browser following a redirect can ask for
+    what the previous request wrote before it is committed (a sign-in whose session row
+    is not there yet reads as signed out).
+    """
+    with transaction(request.app.state.sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_clock(request: Request) -> Clock:
@@ -42,7 +42,7 @@ _bearer = HTTPBearer(auto_error=False, description="The clinic's API key")
 
 
 def api_clinic(
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Clinic:
     """The clinic whose API key was presented; 401 otherwise (same answer for any bad key)."""
@@ -54,7 +54,7 @@ def api_clinic(
     return clinic
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ApiClinic = Annotated[Clinic, Depends(api_clinic)]

@@ -18,7 +18,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:
         return JSONResponse(
             status_code=422,
-            content={"detail": [{"loc": field.split("."), "msg": msg} for field, msg in exc.errors]},
+            content={
+                "detail": [{"loc": field.split("."), "msg": msg} for field, msg in exc.errors]
+            },
         )
 
     @app.exception_handler(RequestValidationError)
@@ -26,8 +28,13 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
-            detail.append({"loc": loc, "field": ".".join(loc[1:]) or loc[0] if loc else "body",
-                           "msg": str(err.get("msg", "")).removeprefix("Value error, ")})  # fmt: skip
+            detail.append(
+                {
+                    "loc": loc,
+                    "field": ".".join(loc[1:]) or loc[0] if loc else "body",
+                    "msg": str(err.get("msg", "")).removeprefix("Value error, "),
+                }
+            )
         return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(Exception)

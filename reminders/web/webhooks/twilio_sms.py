@@ -8,9 +8,8 @@ TwiML carrying the auto-reply, if any; staff alerts go out right after commit.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
@@ -22,6 +21,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from reminders.conversations.alerts import deliver_pending
 from reminders.conversations.outbound import Channels, build_channels
 from reminders.conversations.service import receive_sms
+from reminders.db import transaction
 from reminders.delivery.send import SessionFactory
 from reminders.web.deps import ClockDep, SessionDep, SettingsDep
 
@@ -78,20 +78,7 @@ def inbound_sms(
 def app_sessions(request: Request) -> SessionFactory:
     """A session-scope factory on the app's engine, for work after the response."""
     maker: sessionmaker[Session] = request.app.state.sessionmaker
-
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        session = maker()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-
-    return scope
+    return functools.partial(transaction, maker)
 
 
 def app_channels(request: Request) -> Channels:

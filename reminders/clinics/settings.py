@@ -1,0 +1,119 @@
+"""Change a clinic's settings (the admin's settings page), validated and audited.
+
+Kept beside clinics/service.py rather than in it: creation is a CLI bootstrap, this is
+the day-to-day edit, and each names every field it accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from reminders import audit
+from reminders.clinics.models import DEFAULT_THRESHOLDS, Clinic
+from reminders.enrollments.schemas import InputError, normalize_phone
+from reminders.protocols.spec import SpecError, parse_time
+from reminders.scheduling import validate_zone
+
+PHONE_FIELDS = ("sms_from", "contact_phone", "on_call_phone", "backup_phone")
+EMAIL_FIELDS = ("email_from", "on_call_email", "backup_email")
+TEXT_FIELDS = {"name": 200, "emergency_number": 40}
+MINUTE_FIELDS = ("emergency_ack_minutes", "urgent_ack_minutes")
+THRESHOLD_LIMITS = {
+    "pain_urgent": (1, 10),
+    "glucose_high_mg_dl": (120, 600),
+    "glucose_low_mg_dl": (40, 120),
+    "numbness_urgent_after_hours": (1, 48),
+}
+
+
+def current(clinic: Clinic) -> dict[str, Any]:
+    """The editable settings as form values (strings), thresholds flattened."""
+    values: dict[str, Any] = {
+        "name": clinic.name, "timezone": clinic.timezone,
+        "window_opens": clinic.window_opens.strftime("%H:%M"),
+        "window_closes": clinic.window_closes.strftime("%H:%M"),
+        "emergency_number": clinic.emergency_number,
+    }  # fmt: skip
+    for name in (*PHONE_FIELDS, *EMAIL_FIELDS):
+        values[name] = getattr(clinic, name) or ""
+    for name in MINUTE_FIELDS:
+        values[name] = str(getattr(clinic, name))
+    thresholds = {**DEFAULT_THRESHOLDS, **(clinic.thresholds or {})}
+    for name in THRESHOLD_LIMITS:
+        values[name] = f"{thresholds[name]:g}"
+    return values
+
+
+def _number(raw: str, field: str, low: float, high: float, errors: list[tuple[str, str]]) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        errors.append((field, "must be a number"))
+        return low
+    if not low <= value <= high:
+        errors.append((field, f"must be between {low:g} and {high:g}"))
+    return value
+
+
+def update(
+    *, session: Session, clinic: Clinic, form: Mapping[str, str], actor: str, staff_id: int
+) -> list[str]:
+    """Apply the form; raise InputError listing every bad field; return the changed names."""
+    errors: list[tuple[str, str]] = []
+    new: dict[str, Any] = {}
+    for name, limit in TEXT_FIELDS.items():
+        value = form.get(name, "").strip()
+        if not value or len(value) > limit:
+            errors.append((name, f"is required (at most {limit} characters)"))
+        new[name] = value
+    try:
+        validate_zone(form.get("timezone", "").strip())
+        new["timezone"] = form["timezone"].strip()
+    except ValueError as exc:
+        errors.append(("timezone", str(exc)))
+    for name in ("window_opens", "window_closes"):
+        try:
+            new[name] = parse_time(form.get(name, ""))
+        except SpecError:
+            errors.append((name, "use a 24-hour time like 08:00"))
+    for name in PHONE_FIELDS:
+        value = form.get(name, "").strip()
+        try:
+            new[name] = normalize_phone(value) if value else None
+        except ValueError as exc:
+            errors.append((name, str(exc)))
+    if not new.get("sms_from") and not any(f == "sms_from" for f, _ in errors):
+        errors.append(("sms_from", "is required"))
+    for name in EMAIL_FIELDS:
+        value = form.get(name, "").strip().lower()
+        if value and ("@" not in value or len(value) > 200 or " " in value):
+            errors.append((name, "is not an email address"))
+        new[name] = value or None
+    for name in MINUTE_FIELDS:
+        new[name] = int(_number(form.get(name, ""), name, 1, 1440, errors))
+    thresholds = dict(clinic.thresholds or {})
+    for name, (low, high) in THRESHOLD_LIMITS.items():
+        thresholds[name] = _number(form.get(name, ""), name, low, high, errors)
+    if thresholds.get("glucose_low_mg_dl", 0) >= thresholds.get("glucose_high_mg_dl", 1):
+        errors.append(("glucose_low_mg_dl", "must be below the high threshold"))
+    if errors:
+        raise InputError(errors)
+    new["thresholds"] = {k: (int(v) if float(v).is_integer() else v) for k, v in thresholds.items()}
+    changed = [name for name, value in new.items() if getattr(clinic, name) != value]
+    for name in changed:
+        setattr(clinic, name, new[name])
+    if changed:
+        audit.record(
+            session=session, clinic_id=clinic.id, actor=actor, staff_id=staff_id,
+            action="clinic.settings", subject_type="clinic", subject_id=clinic.id,
+            changed=sorted(changed),
+        )  # fmt: skip
+    return changed
+
+
+def window_text(opens: time, closes: time) -> str:
+    return f"{opens:%H:%M}-{closes:%H:%M}"

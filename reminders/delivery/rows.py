@@ -1,0 +1,150 @@
+"""A claimed message and everything needed to decide, render and address it, in one query.
+
+One join loads each message with its enrollment, patient, procedure and clinic as plain
+column values: no ORM objects (cheaper to build, and nothing a template could walk to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from reminders.clinics.models import Clinic
+from reminders.delivery.bulk import among
+from reminders.delivery.models import SendAttempt
+from reminders.enrollments.models import Enrollment, ScheduledMessage
+from reminders.patients.models import Patient, Procedure
+from reminders.protocols.models import ProtocolVersion
+from reminders.scheduling import SendWindow
+
+# Attempt statuses that say "maybe sent": written before the provider call and never
+# finished (we crashed), or a provider error after the request may have arrived.
+DOUBTFUL = ("sending", "in_doubt")
+NOT_SENT = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One claimed message and what it takes to decide, render and address it."""
+
+    id: int
+    claims: int
+    status: str
+    channel: str
+    step_key: str
+    occurrence: int
+    template: str
+    time_critical: bool
+    planned_at: datetime
+    due_at: datetime
+    expires_at: datetime
+    clinic_id: int
+    enrollment_id: int
+    enrollment_status: str
+    version_id: int
+    version_checksum: str
+    version_status: str
+    patient_id: int
+    given_name: str
+    phone: str | None
+    email: str | None
+    timezone: str
+    language: str
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+    performed_at: datetime
+    follow_up_at: datetime | None
+    clinic_name: str
+    contact_phone: str | None
+    emergency_number: str
+    sms_from: str
+    email_from: str | None
+    window_opens: time
+    window_closes: time
+    tried: bool  # an attempt exists that did not end in a definite "not sent"
+
+    @property
+    def window(self) -> SendWindow:
+        return SendWindow(opens=self.window_opens, closes=self.window_closes)
+
+
+_M, _E, _P, _PR, _C, _V = ScheduledMessage, Enrollment, Patient, Procedure, Clinic, ProtocolVersion
+_COLUMNS = (
+    _M.id,
+    _M.claims,
+    _M.status,
+    _M.channel,
+    _M.step_key,
+    _M.occurrence,
+    _M.template,
+    _M.time_critical,
+    _M.planned_at,
+    _M.due_at,
+    _M.expires_at,
+    _M.clinic_id,
+    _M.enrollment_id,
+    _E.status,
+    _E.protocol_version_id,
+    _V.checksum,
+    _V.status,
+    _P.id,
+    _P.given_name,
+    _P.phone,
+    _P.email,
+    _P.timezone,
+    _P.language,
+    _P.sms_opted_out_at,
+    _P.email_opted_out_at,
+    _PR.performed_at,
+    _PR.follow_up_at,
+    _C.name,
+    _C.contact_phone,
+    _C.emergency_number,
+    _C.sms_from,
+    _C.email_from,
+    _C.window_opens,
+    _C.window_closes,
+    # Nearly always false: only then do the attempts themselves need reading.
+    exists().where(SendAttempt.message_id == _M.id, SendAttempt.status != NOT_SENT),
+)
+
+
+def load_rows(session: Session, ids: Iterable[int]) -> dict[int, MessageRow]:
+    query = (
+        select(*_COLUMNS)
+        .join(_E, _E.id == _M.enrollment_id)
+        .join(_P, _P.id == _E.patient_id)
+        .join(_PR, _PR.id == _E.procedure_id)
+        .join(_C, _C.id == _M.clinic_id)
+        .join(_V, _V.id == _E.protocol_version_id)
+        .where(among(session, _M.id, list(ids)))
+    )
+    return {row[0]: MessageRow(*row) for row in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class AttemptState:
+    id: int
+    message_id: int
+    status: str
+    channel: str
+    started_at: datetime
+    provider_id: str | None
+
+
+def open_attempts(session: Session, ids: Iterable[int]) -> dict[int, list[AttemptState]]:
+    """Attempts that did not end in a definite "not sent", newest first, per message."""
+    a = SendAttempt
+    query = (
+        select(a.id, a.message_id, a.status, a.channel, a.started_at, a.provider_id)
+        .where(among(session, a.message_id, list(ids)), a.status != NOT_SENT)
+        .order_by(a.id.desc())
+    )
+    found: dict[int, list[AttemptState]] = {}
+    for row in session.execute(query):
+        found.setdefault(row[1], []).append(AttemptState(*row))
+    return found

@@ -1,0 +1,168 @@
+"""Patient search and timelines for staff screens. Every query takes the caller's clinic:
+another clinic's patient is reported exactly like a missing one (NotFound)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from reminders.conversations.models import Concern, InboundMessage
+from reminders.delivery.models import SendAttempt
+from reminders.enrollments.models import Enrollment, ScheduledMessage
+from reminders.enrollments.service import NotFound
+from reminders.patients.models import Patient, Procedure
+from reminders.protocols.models import ProtocolVersion
+
+MMOL_TO_MG_DL = 18.0
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search(*, session: Session, clinic_id: int, q: str = "", limit: int = 50) -> list[Patient]:
+    """By name, MRN (external id) or phone digits; newest patients first when ``q`` is empty."""
+    query = select(Patient).where(Patient.clinic_id == clinic_id)
+    text = " ".join(q.replace("\x00", "").split())[:100]
+    if text:
+        terms = [or_(Patient.given_name.ilike(_like(word), escape="\\"),
+                     Patient.family_name.ilike(_like(word), escape="\\"),
+                     Patient.external_id.ilike(_like(word), escape="\\"))
+                 for word in text.split()]  # fmt: skip
+        digits = "".join(ch for ch in text if ch.isdigit())
+        by_name = and_(*terms)  # every word must match a name or the MRN
+        query = query.where(or_(by_name, Patient.phone.like(_like(digits), escape="\\"))
+                            if len(digits) >= 4 else by_name)  # fmt: skip
+    return list(session.scalars(query.order_by(Patient.created_at.desc(), Patient.id.desc())
+                                .limit(limit)))  # fmt: skip
+
+
+def get_patient(*, session: Session, clinic_id: int, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None or patient.clinic_id != clinic_id:
+        raise NotFound(f"no patient {patient_id}")
+    return patient
+
+
+@dataclass(frozen=True)
+class MessageView:
+    message: ScheduledMessage
+    delivery: str | None  # the latest provider status: accepted, sent, delivered, failed…
+    delivery_error: str | None = None
+
+
+@dataclass
+class EnrollmentView:
+    enrollment: Enrollment
+    procedure: Procedure
+    protocol: ProtocolVersion
+    messages: list[MessageView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    kind: str  # message | reply | concern
+    item: Any
+
+
+@dataclass
+class Timeline:
+    patient: Patient
+    enrollments: list[EnrollmentView]
+    replies: list[InboundMessage]
+    concerns: list[Concern]
+    events: list[Event]
+    pain: list[tuple[datetime, float]]
+    glucose: list[tuple[datetime, float]]
+
+
+def readings(parsed: dict[str, Any] | None) -> dict[str, float]:
+    """Pain (0-10) and glucose (mg/dL) from a reply's parsed values, in whichever shape the
+    parser wrote them: ``{"pain_score": 7}``, ``{"glucose_mg_dl": 250}``,
+    ``{"glucose": 5.5, "unit": "mmol/L"}`` or ``{"kind": "pain_score", "value": 7}``."""
+    out: dict[str, float] = {}
+    if not isinstance(parsed, dict):
+        return out
+    values = dict(parsed)
+    if isinstance(values.get("kind"), str) and "value" in values:
+        values[values["kind"]] = values["value"]
+    for key in ("pain_score", "pain"):
+        value = values.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10:
+            out["pain"] = float(value)
+            break
+    for key in ("glucose_mg_dl", "glucose_mgdl", "glucose"):
+        value = values.get(key)
+        unit = str(values.get("unit") or values.get("glucose_unit") or "").lower()
+        if isinstance(value, dict):
+            unit, value = str(value.get("unit") or "").lower(), value.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            out["glucose"] = float(value) * (MMOL_TO_MG_DL if "mmol" in unit else 1)
+            break
+    if "glucose" not in out and isinstance(values.get("glucose_mmol_l"), int | float):
+        out["glucose"] = float(values["glucose_mmol_l"]) * MMOL_TO_MG_DL
+    return out
+
+
+def latest_attempts(session: Session, message_ids: list[int]) -> dict[int, SendAttempt]:
+    latest: dict[int, SendAttempt] = {}
+    if not message_ids:
+        return latest
+    query = select(SendAttempt).where(SendAttempt.message_id.in_(message_ids))
+    for attempt in session.scalars(query.order_by(SendAttempt.id)):
+        if attempt.message_id is not None:
+            latest[attempt.message_id] = attempt
+    return latest
+
+
+def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
+    patient = get_patient(session=session, clinic_id=clinic_id, patient_id=patient_id)
+    enrollments = list(session.scalars(
+        select(Enrollment).where(Enrollment.clinic_id == clinic_id,
+                                 Enrollment.patient_id == patient.id)
+        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())))  # fmt: skip
+    enrollment_ids = [e.id for e in enrollments]
+    messages = list(session.scalars(
+        select(ScheduledMessage).where(ScheduledMessage.clinic_id == clinic_id,
+                                       ScheduledMessage.enrollment_id.in_(enrollment_ids))
+        .order_by(ScheduledMessage.due_at, ScheduledMessage.id)))  # fmt: skip
+    attempts = latest_attempts(session, [m.id for m in messages])
+    views: dict[int, EnrollmentView] = {}
+    for enrollment in enrollments:
+        views[enrollment.id] = EnrollmentView(
+            enrollment=enrollment,
+            procedure=session.get_one(Procedure, enrollment.procedure_id),
+            protocol=session.get_one(ProtocolVersion, enrollment.protocol_version_id),
+        )
+    events: list[Event] = []
+    for message in messages:
+        attempt = attempts.get(message.id)
+        view = MessageView(message, attempt.status if attempt else None,
+                           attempt.error_message if attempt else None)  # fmt: skip
+        views[message.enrollment_id].messages.append(view)
+        events.append(Event(message.sent_at or message.due_at, "message", view))
+    replies = list(session.scalars(
+        select(InboundMessage).where(InboundMessage.clinic_id == clinic_id,
+                                     InboundMessage.patient_id == patient.id)
+        .order_by(InboundMessage.received_at)))  # fmt: skip
+    concerns = list(session.scalars(
+        select(Concern).where(Concern.clinic_id == clinic_id, Concern.patient_id == patient.id)
+        .order_by(Concern.created_at.desc())))  # fmt: skip
+    pain, glucose = [], []
+    for reply in replies:
+        events.append(Event(reply.received_at, "reply", reply))
+        found = readings(reply.parsed)
+        if "pain" in found:
+            pain.append((reply.received_at, found["pain"]))
+        if "glucose" in found:
+            glucose.append((reply.received_at, found["glucose"]))
+    events.extend(Event(c.created_at, "concern", c) for c in concerns)
+    order = {"message": 0, "reply": 1, "concern": 2}
+    events.sort(key=lambda e: (e.at, order[e.kind]))
+    return Timeline(patient, list(views.values()), replies, concerns, events, pain, glucose)

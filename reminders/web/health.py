@@ -1,0 +1,129 @@
+"""GET /healthz (is the database and the broker reachable?) and GET /metrics (Prometheus).
+
+The backlog gauges are read from the database at scrape time, so every web process
+reports the same truth whichever process did the sending. The counters in
+``reminders.metrics`` belong to the process that sends: the embedded runner, or each
+Celery worker; with ``PROMETHEUS_MULTIPROC_DIR`` set for web and workers on one host,
+this endpoint aggregates them all (prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from reminders.delivery.dispatch import in_flight
+from reminders.enrollments.models import PENDING, ScheduledMessage
+from reminders.web.deps import ClockDep, SettingsDep
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+TIMEOUT = 2.0  # seconds; a health check that hangs is as bad as one that fails
+
+
+@router.get("/healthz")
+def healthz(request: Request, settings: SettingsDep) -> JSONResponse:
+    """``{"status": "ok"|"down", "checks": {...}}``; 503 when any configured part is down."""
+    checks: dict[str, dict[str, str]] = {"database": _check_database(request.app.state.engine)}
+    if settings.broker_url:
+        checks["broker"] = _check_redis(settings.broker_url)
+    else:
+        checks["broker"] = {"status": "not_configured"}  # embedded mode has no broker
+    down = any(check["status"] == "down" for check in checks.values())
+    return JSONResponse(
+        {"status": "down" if down else "ok", "checks": checks}, status_code=503 if down else 200
+    )
+
+
+def _check_database(engine: Engine) -> dict[str, str]:
+    try:
+        # A raw DBAPI connection: no ORM transaction, so on SQLite no BEGIN IMMEDIATE
+        # queueing behind a busy writer.
+        conn = engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            conn.close()
+    except Exception as exc:
+        # The class only: driver messages can carry host names and user names.
+        log.warning("health: database down (%s)", type(exc).__name__)
+        return {"status": "down", "error": type(exc).__name__}
+    return {"status": "ok"}
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+
+
+def _check_redis(url: str) -> dict[str, str]:
+    try:
+        _redis(url).ping()
+    except redis.RedisError as exc:
+        log.warning("health: broker down (%s)", type(exc).__name__)
+        return {"status": "down", "error": type(exc).__name__}
+    return {"status": "ok"}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request, clock: ClockDep) -> Response:
+    body = generate_latest(_process_registry())
+    body += generate_latest(_backlog_registry(request.app.state.sessionmaker, clock.now()))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _process_registry() -> Any:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
+
+
+def _backlog_registry(maker: sessionmaker[Session], now: Any) -> CollectorRegistry:
+    """Gauges computed now from the database (all cheap: partial indexes)."""
+    registry = CollectorRegistry()
+    due = Gauge("aftercare_due_backlog", "Pending messages already due", registry=registry)
+    oldest = Gauge(
+        "aftercare_due_oldest_seconds",
+        "How long the oldest due, unsent message has been waiting",
+        registry=registry,
+    )
+    claimed = Gauge(
+        "aftercare_messages_in_flight", "Claimed, not yet finished messages", registry=registry
+    )
+    up = Gauge("aftercare_database_up", "1 if the backlog could be read", registry=registry)
+    m = ScheduledMessage
+    try:
+        with maker() as session:
+            count, first = session.execute(
+                select(func.count(), func.min(m.due_at)).where(m.status == PENDING, m.due_at <= now)
+            ).one()
+            due.set(count)
+            oldest.set(max(0.0, (now - first).total_seconds()) if first is not None else 0.0)
+            claimed.set(in_flight(session=session, now=now))
+            session.rollback()
+        up.set(1)
+    except Exception as exc:
+        log.warning("metrics: backlog not readable (%s)", type(exc).__name__)
+        up.set(0)
+    return registry

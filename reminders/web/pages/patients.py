@@ -1,0 +1,97 @@
+"""Patients: search, the timeline (every view is audited), reschedule and cancel."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from reminders.clinics.models import DEFAULT_THRESHOLDS
+from reminders.enrollments import service as enrollments
+from reminders.enrollments.schemas import InputError
+from reminders.enrollments.service import UNSET, NotFound
+from reminders.patients import service as patients
+from reminders.web.auth import CsrfForm
+from reminders.web.pages.chart import Band, line_chart
+from reminders.web.pages.common import (
+    AnyPage,
+    CoordinatorPage,
+    Page,
+    RowId,
+    field_errors,
+    parse_local,
+    redirect,
+)
+
+router = APIRouter()
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def search(page: AnyPage, q: str = "") -> Response:
+    found = patients.search(session=page.session, clinic_id=page.clinic_id, q=q[:100])
+    return page.render("patients.html", patients=found, q=q[:100])
+
+
+def _timeline(page: Page, patient_id: int, status_code: int = 200,
+              errors: dict[int, dict[str, str]] | None = None) -> Response:  # fmt: skip
+    try:
+        data = patients.timeline(session=page.session, clinic_id=page.clinic_id,
+                                 patient_id=patient_id)  # fmt: skip
+    except NotFound:
+        return page.not_found("That patient")
+    page.audit("patient.view", "patient", patient_id)
+    tz = ZoneInfo(data.patient.timezone)
+    limits = {**DEFAULT_THRESHOLDS, **(page.viewer.clinic.thresholds or {})}
+    pain_chart = line_chart(data.pain, title="Pain scores (0-10)", unit="/10", low=0, high=10,
+                            tz=tz, bands=[Band(limits["pain_urgent"], "urgent")])  # fmt: skip
+    glucose_chart = line_chart(
+        data.glucose, title="Glucose (mg/dL)", unit="mg/dL", low=60, high=320, tz=tz,
+        bands=[Band(limits["glucose_high_mg_dl"], "high"),
+               Band(limits["glucose_low_mg_dl"], "low")],
+    )  # fmt: skip
+    return page.render("patient.html", status_code=status_code, t=data, pain_chart=pain_chart,
+                       glucose_chart=glucose_chart, errors=errors or {})  # fmt: skip
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_timeline(patient_id: RowId, page: AnyPage) -> Response:
+    return _timeline(page, patient_id)
+
+
+@router.post("/enrollments/{enrollment_id}/reschedule")
+def reschedule(enrollment_id: RowId, page: CoordinatorPage, form: CsrfForm) -> Response:
+    try:
+        enrollment = enrollments.get_enrollment(session=page.session, clinic_id=page.clinic_id,
+                                                enrollment_id=enrollment_id)  # fmt: skip
+    except NotFound:
+        return page.not_found("That enrolment")
+    zone = page.viewer.clinic.timezone
+    savepoint = page.session.begin_nested()
+    try:
+        performed_at = parse_local(str(form.get("performed_at") or ""), zone, "performed_at")
+        follow_up = parse_local(str(form.get("follow_up_at") or ""), zone, "follow_up_at")
+        enrollments.reschedule(
+            session=page.session, clinic=page.viewer.clinic, enrollment=enrollment,
+            now=page.now, actor=page.viewer.actor, performed_at=performed_at,
+            follow_up_at=follow_up if "follow_up_at" in form else UNSET,
+        )  # fmt: skip
+    except InputError as exc:
+        savepoint.rollback()
+        return _timeline(page, enrollment.patient_id, status_code=422,
+                         errors={enrollment.id: field_errors(exc.errors)})  # fmt: skip
+    savepoint.commit()
+    return redirect(f"/patients/{enrollment.patient_id}", "rescheduled")
+
+
+@router.post("/enrollments/{enrollment_id}/cancel")
+def cancel(enrollment_id: RowId, page: CoordinatorPage, form: CsrfForm) -> Response:
+    try:
+        enrollment = enrollments.get_enrollment(session=page.session, clinic_id=page.clinic_id,
+                                                enrollment_id=enrollment_id)  # fmt: skip
+    except NotFound:
+        return page.not_found("That enrolment")
+    reason = " ".join(str(form.get("reason") or "").replace("\x00", "").split())
+    enrollments.cancel(session=page.session, enrollment=enrollment, now=page.now,
+                       actor=page.viewer.actor, reason=reason or "cancelled by staff")  # fmt: skip
+    return redirect(f"/patients/{enrollment.patient_id}", "cancelled")

@@ -1,0 +1,1 @@
+"""Provider webhooks: Twilio (inbound SMS, status callbacks) and inbound email."""

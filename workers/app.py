@@ -1,0 +1,109 @@
+"""The Celery application: configured from settings, one beat entry per periodic job.
+
+The database is the schedule; Redis only carries short-lived work (a dispatch tick, a
+batch of claims to send now). Nothing is ever published with an ETA or countdown, so the
+Redis transport's visibility-timeout redelivery cannot turn a far-future task into a
+duplicate, and workers hold no growing set of postponed tasks in memory.
+
+``celery -A workers.app worker`` / ``beat`` (or ``aftercare worker`` / ``aftercare beat``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from reminders.config import get_settings
+from reminders.jobs import periodic_jobs
+
+# How long a reserved-but-unacked task may stay with a worker before Redis hands it to
+# another. Longer than any task runs (a send batch is bounded by its claims' lease), so
+# live workers never see their tasks duplicated; a dead worker's tasks are recovered
+# sooner by the database lease anyway, and a redelivered stale batch does nothing.
+VISIBILITY_TIMEOUT = 3600
+# Tests and side-by-side deployments on one Redis give each stack its own queue.
+QUEUE = os.environ.get("AFTERCARE_CELERY_QUEUE", "aftercare")
+
+DISPATCH_TASK = "aftercare.dispatch"
+SEND_BATCH_TASK = "aftercare.send_batch"
+RUN_JOB_TASK = "aftercare.run_job"
+
+
+def beat_schedule(interval: float) -> dict[str, dict[str, Any]]:
+    """The dispatcher every ``interval`` seconds, then each periodic job on its own.
+
+    ``expires`` drops ticks that waited longer than one interval (workers busy or down):
+    the next tick does the same work, so a pile of stale ticks would only add load.
+    """
+    schedule: dict[str, dict[str, Any]] = {
+        "dispatch-due-messages": {
+            "task": DISPATCH_TASK,
+            "schedule": interval,
+            "options": {"expires": interval},
+        }
+    }
+    for job in periodic_jobs():
+        schedule[f"job-{job.name}"] = {
+            "task": RUN_JOB_TASK,
+            "schedule": job.interval_seconds,
+            "args": (job.name,),
+            "options": {"expires": job.interval_seconds},
+        }
+    return schedule
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    app = Celery("aftercare", include=["workers.tasks"])
+    transport = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_connection_retry_on_startup=True,
+        # No result backend: tasks report through the database, and a backend would
+        # only be one more thing to fill up.
+        result_backend=None,
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        # A send task is idempotent (every state change is fenced by the claim token),
+        # so it is acknowledged only once done and re-queued if its process dies.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # The Redis transport reads the timeout from all three places, and the
+        # shortest one wins; keep them equal.
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        visibility_timeout=VISIBILITY_TIMEOUT,
+        # On a warm shutdown give running batches time to finish and re-queue the rest.
+        worker_soft_shutdown_timeout=10.0,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=beat_schedule(settings.dispatch_interval_seconds),
+    )
+    return app
+
+
+app = make_app()
+
+
+@worker_process_init.connect
+def _fresh_process(**_: Any) -> None:
+    # A forked child must not share the parent's pooled DB sockets, Redis connections
+    # or HTTP sessions; everything is rebuilt lazily in the child.
+    from reminders.db import reset_engine
+    from workers import tasks
+
+    reset_engine()
+    tasks.reset_process_state()
+
+
+@worker_process_shutdown.connect
+def _close_process(**_: Any) -> None:
+    from workers import tasks
+
+    tasks.reset_process_state()
