@@ -20,12 +20,9 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,18 +30,28 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 import redis  # noqa: E402
 from sqlalchemy import Engine, func, select, text, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench import seed  # noqa: E402
-from reminders import migrations  # noqa: E402
+from bench.backlog import backlog  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Worker,
+    base_env,
+    bench_database,
+    busy,
+    cpu_ticks,
+    drained,
+    log,
+    our_env,
+    process_cpu,
+    wait_for,
+)
 from reminders.db import make_engine  # noqa: E402
-from reminders.delivery.dispatch import candidates_query, claim_due, pending_due  # noqa: E402
 from reminders.delivery.models import SendAttempt  # noqa: E402
 from reminders.enrollments.models import SENT, ScheduledMessage  # noqa: E402
-from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio  # noqa: E402
+from tests.fakes import FakeTwilio  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,115 +82,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# -- infrastructure -------------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
-    name = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
-    admin = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class Worker:
-    """``celery worker --pool=prefork`` in its own session, as production starts it."""
-
-    def __init__(
-        self, app: str, env: dict[str, str], queue: str, concurrency: int, *, beat: bool = False
-    ) -> None:
-        self.queue = queue
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            app,
-            "worker",
-            "--pool=prefork",
-            f"--concurrency={concurrency}",
-            f"--queues={queue}",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-        if beat:
-            command += ["--beat", f"--schedule=/tmp/{queue}-beat"]
-        self.proc = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-
-    def rss_mb(self) -> dict[str, float]:
-        """Resident memory of the worker and each process under it, in MB."""
-        found = {}
-        for pid in [self.proc.pid, *_descendants(self.proc.pid)]:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:60]
-            except FileNotFoundError:
-                continue
-            kb = next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
-            )
-            found[f"{pid} {cmd.decode(errors='replace').strip()}"] = kb / 1024
-        return found
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        for child in map(int, children):
-            found += [child, *_descendants(child)]
-    return found
-
-
-def cpu_ticks() -> tuple[int, int]:
-    """(all, idle) jiffies from /proc/stat: how busy the whole machine was in between."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(values), values[3] + values[4]
-
-
-def busy(before: tuple[int, int], after: tuple[int, int]) -> float:
-    return 1 - (after[1] - before[1]) / max(1, after[0] - before[0])
-
-
-def drained(client: redis.Redis, queue: str) -> bool:
-    return client.llen(queue) == 0 and client.hlen("unacked") == 0
-
-
-def wait_for(check: Any, timeout: float, what: str, poll: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(poll)
-
-
-def base_env(redis_url: str, queue: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    env.update(
-        AFTERCARE_BROKER_URL=redis_url, AFTERCARE_CELERY_QUEUE=queue, AFTERCARE_ENVIRONMENT="test"
-    )
-    return env
-
-
 # -- (a) bare Celery ------------------------------------------------------------------
 
 
@@ -200,41 +98,27 @@ def bare_celery(redis_url: str, n: int, concurrency: int) -> dict[str, float]:
         # configured once, when this process first imported it.
         noop.apply_async(queue=queue)  # the worker is ready once it has eaten this one
         wait_for(lambda: drained(client, queue), 60, "the no-op worker to start")
-        started, ticks = time.perf_counter(), cpu_ticks()
+        started, ticks, processes = time.perf_counter(), cpu_ticks(), process_cpu()
         for _ in range(n):
             noop.apply_async(queue=queue)
         published = time.perf_counter()
         wait_for(lambda: drained(client, queue), 600, "the no-op tasks")
         done, cpu = time.perf_counter(), busy(ticks, cpu_ticks())
+        where = {k: v / n * 1000 for k, v in process_cpu(since=processes).items()}
     finally:
         worker.stop()
         client.delete(queue)
-    print(f"(a) bare Celery: {n / (done - started):.0f}/s", file=sys.stderr)
+    log(f"(a) bare Celery: {n / (done - started):.0f}/s")
     return {
         "rate": n / (done - started),
         "publish_rate": n / (published - started),
         "seconds": done - started,
         "cpu": cpu,
+        "where": where,
     }
 
 
 # -- (b) our end-to-end path ----------------------------------------------------------
-
-
-def our_env(url: str, redis_url: str, fake: FakeTwilio, queue: str) -> dict[str, str]:
-    env = base_env(redis_url, queue)
-    env.update(
-        AFTERCARE_DATABASE_URL=url,
-        AFTERCARE_SMS_PROVIDER="twilio",
-        AFTERCARE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        AFTERCARE_TWILIO_API_URL=fake.url,
-        AFTERCARE_PUBLIC_URL="https://care.example",
-        AFTERCARE_SMS_RATE_PER_SECOND="0",
-        AFTERCARE_DISPATCH_INTERVAL_SECONDS="1",
-        AFTERCARE_RATE_LIMIT_PREFIX=f"{queue}:",
-    )
-    return env
 
 
 def end_to_end(
@@ -262,7 +146,7 @@ def end_to_end(
     )
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
-    print(f"(b) seeded {n} enrollments in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    log(f"(b) seeded {n} enrollments in {time.perf_counter() - t:.1f}s")
 
     queue = f"bench-ours-{uuid.uuid4().hex[:6]}"
     client = redis.Redis.from_url(redis_url)
@@ -270,8 +154,10 @@ def end_to_end(
         "workers.app", our_env(url, redis_url, fake, queue), queue, concurrency, beat=True
     )
     try:
-        time.sleep(3)  # let beat's first ticks run on an empty schedule
+        # Beat ticks every second; a few consumed ticks show the worker is taking work.
+        time.sleep(5)
         wait_for(lambda: drained(client, queue), 60, "the worker to start")
+        log("(b) worker ready; messages due in 2 s")
         due = datetime.now(UTC) + timedelta(seconds=2)
         m = ScheduledMessage
         with Session(engine) as session, session.begin():
@@ -282,12 +168,10 @@ def end_to_end(
             )
         wait_for(lambda: datetime.now(UTC) >= due, 10, "the due instant")
         ticks = cpu_ticks()
-        if os.environ.get("BENCH_CPU_BREAKDOWN"):
-            sys.path.insert(0, "/tmp/scratch"); import cpuprof; snap = cpuprof.snapshot()
+        processes = process_cpu()
         wait_for(lambda: _count(engine, SENT) >= n, 900, "the messages to be sent", poll=0.25)
         cpu = busy(ticks, cpu_ticks())
-        if os.environ.get("BENCH_CPU_BREAKDOWN"):
-            print(cpuprof.diff(snap, cpuprof.snapshot()), file=sys.stderr)
+        where = {k: v / n * 1000 for k, v in process_cpu(since=processes).items()}
         memory = worker.rss_mb()
     finally:
         worker.stop()
@@ -297,6 +181,10 @@ def end_to_end(
     lateness = sorted((at - due).total_seconds() for at in accepted if at is not None)
     first, last = min(accepted), max(accepted)  # type: ignore[type-var]
     duplicates = len(fake.messages) - len({msg["to"] for msg in fake.messages.values()})
+    with Session(engine) as session:
+        m = ScheduledMessage
+        # Claimed more than once: their first send task was lost (a lease expired).
+        reclaimed = session.scalar(select(func.count()).where(m.status == SENT, m.claims > 1))
     result = {
         "rate": n / (last - due).total_seconds(),
         "rate_from_first_accept": n / (last - first).total_seconds(),
@@ -305,9 +193,11 @@ def end_to_end(
         "sent": len(lateness),
         "cpu": cpu,
         "duplicates": duplicates,
+        "reclaimed": reclaimed,
+        "where": where,
         "memory": memory,
     }
-    print(f"(b) ours: {result['rate']:.0f}/s, p50 {result['p50']:.1f}s", file=sys.stderr)
+    log(f"(b) ours: {result['rate']:.0f}/s, p50 {result['p50']:.1f}s")
     return result
 
 
@@ -315,94 +205,6 @@ def _count(engine: Engine, status: str) -> int:
     with Session(engine) as session:
         m = ScheduledMessage
         return int(session.scalar(select(func.count()).where(m.status == status)) or 0)
-
-
-# -- (c) a big future backlog ---------------------------------------------------------
-
-
-def backlog(
-    engine: Engine, url: str, redis_url: str, fake: FakeTwilio, size: int, concurrency: int
-) -> dict[str, Any]:
-    result: dict[str, Any] = {"before": _idle(engine, url, redis_url, fake, concurrency)}
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        enrollments = list(session.scalars(select(text("id")).select_from(text("enrollments"))))
-    each = -(-size // len(enrollments))
-    t = time.perf_counter()
-    rows = seed.message_rows(
-        _clinic(engine),
-        enrollments,
-        tag="backlog",
-        each=each,
-        first_due=now + timedelta(hours=1),
-        spacing=timedelta(minutes=43),
-        created=now,
-    )
-    written = seed.copy_messages(engine, (r for i, r in enumerate(rows) if i < size))
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
-    print(f"(c) {written} future messages in {time.perf_counter() - t:.0f}s", file=sys.stderr)
-    result["size"] = written
-    result["after"] = _idle(engine, url, redis_url, fake, concurrency)
-    return result
-
-
-def _clinic(engine: Engine) -> int:
-    with Session(engine) as session:
-        return int(session.scalar(select(func.min(ScheduledMessage.clinic_id))) or 0)
-
-
-def _idle(
-    engine: Engine, url: str, redis_url: str, fake: FakeTwilio, concurrency: int
-) -> dict[str, Any]:
-    """Pending rows, a fresh idle worker's memory after 10 dispatch ticks, claim timings."""
-    queue = f"bench-idle-{uuid.uuid4().hex[:6]}"
-    worker = Worker(
-        "workers.app", our_env(url, redis_url, fake, queue), queue, concurrency, beat=True
-    )
-    try:
-        time.sleep(12)  # ten ticks of the dispatcher over the backlog
-        memory = worker.rss_mb()
-    finally:
-        worker.stop()
-        redis.Redis.from_url(redis_url).delete(queue)
-    pending = _count(engine, "pending")
-    return {"pending": pending, "memory": memory, "claims": _claim_timings(engine)}
-
-
-def _claim_timings(engine: Engine) -> dict[str, Any]:
-    """claim_due and EXPLAIN ANALYZE of its candidate query, with none and with 200 due.
-
-    Everything runs in transactions that are rolled back: the backlog stays as it was.
-    """
-    result: dict[str, Any] = {}
-    for due in (0, 200):
-        with Session(engine) as session:
-            now = datetime.now(UTC)
-            if due:  # the 200 earliest future messages become due, in this transaction only
-                m = ScheduledMessage
-                first = select(m.id).where(m.status == "pending").order_by(m.due_at).limit(due)
-                session.execute(update(m).where(m.id.in_(first)).values(due_at=now))
-            session.execute(text("SAVEPOINT timing"))
-            timings = []
-            for _ in range(20):
-                started = time.perf_counter()
-                claimed = claim_due(
-                    session=session, now=now, limit=200, lease=timedelta(seconds=60)
-                )
-                timings.append((time.perf_counter() - started) * 1000)
-                session.execute(text("ROLLBACK TO SAVEPOINT timing"))
-            assert len(claimed) == due
-            query = candidates_query(pending_due(now), now, 200)
-            compiled = query.compile(
-                dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
-            )
-            plan = session.connection().exec_driver_sql(
-                f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", compiled.params
-            )
-            result[due] = {"claim_ms": statistics.median(timings), "plan": [r[0] for r in plan]}
-            session.rollback()
-    return result
 
 
 # -- report ---------------------------------------------------------------------------
@@ -421,7 +223,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     )
 
     def mem(state: dict[str, Any]) -> str:
-        return " + ".join(f"{v:.0f}" for v in state["memory"].values()) + " MB"
+        values = list(state["memory"].values())
+        each = " / ".join(f"{v:.0f}" for v in values)
+        return f"{sum(values):.0f} MB in {len(values)} processes ({each})"
 
     lines = [
         f"Run {results['started']:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPUs ({cpu}), "
@@ -437,7 +241,14 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"(machine {b['cpu']:.0%} busy) |",
         f"| **(b)/(a)**, against the mean of both (a) | **{b['rate'] / baseline:.2f}** |",
         f"| lateness due → accept, p50 / p99 | {b['p50']:.1f} s / {b['p99']:.1f} s |",
-        f"| sent / duplicates | {b['sent']:,} / {b['duplicates']} |",
+        "| CPU per message during (a), before (b) | "
+        + "; ".join(f"{kind} {ms:.2f} ms" for kind, ms in a["where"].items() if ms >= 0.005)
+        + " |",
+        "| CPU per message during (b) | "
+        + "; ".join(f"{kind} {ms:.2f} ms" for kind, ms in b["where"].items() if ms >= 0.005)
+        + " |",
+        f"| sent / duplicates / reclaimed after a lease | {b['sent']:,} / {b['duplicates']} / "
+        f"{b['reclaimed']} |",
         f"| worker RSS after (b) | {mem(b)} |",
         f"| idle worker RSS, {c['before']['pending']:,} pending | {mem(c['before'])} |",
         f"| idle worker RSS, {c['after']['pending']:,} pending | {mem(c['after'])} |",

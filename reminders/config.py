@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = 60
     embedded_send_threads: int = 4
     sms_rate_per_second: float = 1.0  # per sender number; a long code allows about 1
+    # Side-by-side stacks (and test runs) sharing one Redis keep separate queues and
+    # rate-limit schedules.
+    celery_queue: str = "aftercare"
+    rate_limit_prefix: str = "aftercare:rate:"
 
     # Outbound SMS.
     sms_provider: Literal["twilio", "console"] = "console"

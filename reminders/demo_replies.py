@@ -18,6 +18,7 @@ from reminders.clock import SimulatedClock
 from reminders.config import Settings
 from reminders.conversations.jobs import escalate_concerns
 from reminders.conversations.models import Concern, InboundMessage
+from reminders.conversations.outbound import Channels
 from reminders.conversations.service import receive_sms
 from reminders.delivery.send import SessionFactory
 
@@ -108,8 +109,8 @@ class DemoConversation:
     def _deliver_pages(self) -> None:
         channels = {"SMS": self.pages, "email": self.page_emails}
         before = {kind: len(channel.outbox) for kind, channel in channels.items()}
-        escalate_concerns(self.sessions, self.clock,
-                          {"sms": self.pages, "email": self.page_emails}, self.settings)  # fmt: skip
+        by_name: Channels = {"sms": self.pages, "email": self.page_emails}
+        escalate_concerns(self.sessions, self.clock, by_name, self.settings)
         for kind, channel in channels.items():
-            for outbound in channel.outbox[before[kind]:]:
+            for outbound in channel.outbox[before[kind] :]:
                 self.write(f"    page by {kind} to staff: {outbound.body.splitlines()[0]}\n")

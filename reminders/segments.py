@@ -71,8 +71,12 @@ def normalize(text: str) -> str:
     return _CRLF.sub("\n", text.translate(_TRANSLATION))
 
 
+_GSM_ALL = GSM_BASIC | GSM_EXTENSION
+
+
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text)
+    # One set operation instead of a Python-level loop: this runs on every render.
+    return set(text) <= _GSM_ALL
 
 
 def _parts(costs: list[int], single: int, per_part: int) -> int:

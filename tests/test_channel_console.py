@@ -30,7 +30,13 @@ def test_it_prints_the_masked_recipient_and_the_body() -> None:
         "[sms → +1******0100] Hi Alice, ↵ how is your hip?",
         "[sms → +1******0101] Hi Bob",
     ]
-    assert (first.provider_id, second.provider_id) == ("console-1", "console-2")
+    assert first.provider_id.startswith("console-1-") and second.provider_id.startswith(
+        "console-2-"
+    )
+    again = ConsoleChannel(stream=io.StringIO()).send(
+        Outbound(to="+12025550100", body="x", sender="+1")
+    )
+    assert again.provider_id != first.provider_id  # unique across instances too
     assert [m.to for m in console.outbox] == ["+12025550100", "+12025550101"]
 
 

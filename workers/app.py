@@ -10,7 +10,6 @@ duplicate, and workers hold no growing set of postponed tasks in memory.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from celery import Celery
@@ -24,8 +23,6 @@ from reminders.jobs import periodic_jobs
 # live workers never see their tasks duplicated; a dead worker's tasks are recovered
 # sooner by the database lease anyway, and a redelivered stale batch does nothing.
 VISIBILITY_TIMEOUT = 3600
-# Tests and side-by-side deployments on one Redis give each stack its own queue.
-QUEUE = os.environ.get("AFTERCARE_CELERY_QUEUE", "aftercare")
 
 DISPATCH_TASK = "aftercare.dispatch"
 SEND_BATCH_TASK = "aftercare.send_batch"
@@ -66,7 +63,7 @@ def make_app() -> Celery:
         # only be one more thing to fill up.
         result_backend=None,
         task_ignore_result=True,
-        task_default_queue=QUEUE,
+        task_default_queue=settings.celery_queue,
         task_serializer="json",
         accept_content=["json"],
         # A send task is idempotent (every state change is fenced by the claim token),

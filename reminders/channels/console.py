@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+import uuid
 from typing import ClassVar, Literal, TextIO
 
 from reminders.channels.base import Channel, Outbound, SendResult, mask_address
@@ -40,7 +41,8 @@ class ConsoleChannel(Channel):
         else:
             text = f"({len(msg.body)} characters)"
         with self._lock:
-            provider_id = f"console-{next(self._counter)}"
+            # Unique across instances and restarts: provider ids are unique in the database.
+            provider_id = f"console-{next(self._counter)}-{uuid.uuid4().hex[:12]}"
             self.outbox.append(msg)
             # Resolved per call so pytest's capsys/capfd replacement of sys.stdout is seen.
             stream = self._stream or sys.stdout

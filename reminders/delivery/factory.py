@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 
 from reminders.channels import build_email_channel, build_sms_channel
 from reminders.channels.base import Channel
@@ -20,10 +19,10 @@ def rate_limiter_for(settings: Settings) -> RateLimiter:
     if settings.rate_limit_redis_url:
         from reminders.delivery.redis_ratelimit import RedisRateLimiter
 
-        # Side-by-side stacks (and test runs) sharing one Redis keep separate schedules.
-        prefix = os.environ.get("AFTERCARE_RATE_LIMIT_PREFIX", "aftercare:rate:")
         return RedisRateLimiter(
-            settings.rate_limit_redis_url, settings.sms_rate_per_second, prefix=prefix
+            settings.rate_limit_redis_url,
+            settings.sms_rate_per_second,
+            prefix=settings.rate_limit_prefix,
         )
     return LocalRateLimiter(settings.sms_rate_per_second)
 

@@ -5,7 +5,11 @@ provider's answer, and becomes ``in_doubt`` after an error the request may have 
 (timeout, 5xx). Before such a message is sent again the provider is asked whether it
 already has it (``Channel.find_sent``: for Twilio, the recent messages to that number
 with the same body). Found: the message is sent, and recorded so. Not found: the old
-attempts are closed and a fresh one starts. The provider unreachable: try later.
+attempts are closed and the message, still claimed, goes through the ordinary checks
+and send. The provider unreachable: try later.
+
+This comes before the opt-out, expiry and quiet-hours checks: a message the patient
+may already have must be recorded as what it is, not skipped or deferred.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Session
 from reminders import metrics
 from reminders.channels.base import Channel, ChannelError, SendResult
 from reminders.delivery.models import SendAttempt
-from reminders.delivery.prepare import Candidate, Ready, start_sending
+from reminders.delivery.prepare import Candidate
 from reminders.delivery.record import backoff, finish, settle_attempts
 from reminders.delivery.rows import AttemptState
 from reminders.enrollments.models import PENDING, SENT
@@ -41,9 +45,8 @@ def reconcile(
     channels: Mapping[str, Channel],
     sessions: Callable[[], AbstractContextManager[Session]],
     now: Callable[[], datetime],
-    lease: timedelta,
-) -> Ready | tuple[str, str]:
-    """A fresh attempt to send, or the outcome (result, detail) when nothing is to be sent."""
+) -> tuple[str, str] | None:
+    """The outcome (result, detail), or None: not at the provider, send it as usual."""
     candidate, newest = doubt.candidate, doubt.attempts[0]
     claim, out = candidate.claim, candidate.outbound
     found: SendResult | None = None
@@ -79,6 +82,4 @@ def reconcile(
             metrics.count_sent(candidate.row.channel)
             return "reconciled", found.provider_id
         settle_attempts(session, ids, "error", at, "not found at provider on reclaim")
-        names = {name: channel.name for name, channel in channels.items()}
-        ready = start_sending(session, [candidate], now=at, lease=lease, provider_names=names)
-    return ready[0] if ready else ("stale", "claim lost")
+    return None

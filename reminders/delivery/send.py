@@ -95,19 +95,18 @@ class Sender:
         """
         outcomes: dict[int, Outcome] = {}
         ready, doubts = self._prepare(claims, outcomes)
+        cleared: list[Claim] = []
         for doubt in doubts:
-            item = reconcile(
-                doubt,
-                channels=self.channels,
-                sessions=self.sessions,
-                now=self.clock.now,
-                lease=self.lease,
+            verdict = reconcile(
+                doubt, channels=self.channels, sessions=self.sessions, now=self.clock.now
             )
-            if isinstance(item, prep.Ready):
-                ready.append(item)
+            claim = doubt.candidate.claim
+            if verdict is None:  # not at the provider: an ordinary send now
+                cleared.append(claim)
             else:
-                message_id = doubt.candidate.claim.message_id
-                outcomes[message_id] = Outcome(message_id, *item)
+                outcomes[claim.message_id] = Outcome(claim.message_id, *verdict)
+        if cleared:
+            ready += self._prepare(cleared, outcomes)[0]
         results = [self._call(item) for item in ready]
         self._record(results, outcomes)
         return [outcomes.get(c.message_id, Outcome(c.message_id, "error")) for c in claims]
@@ -130,12 +129,13 @@ class Sender:
                 if row is None or row.claims != claim.token or row.status != CLAIMED:
                     outcomes[claim.message_id] = Outcome(claim.message_id, "stale", "claim lost")
                     continue
+                previous = attempts.get(row.id, [])
+                in_doubt = [a for a in previous if a.status in rowdata.DOUBTFUL]
                 candidate = self._check(
-                    session, claim, row, now, attempts.get(row.id, []), outcomes
+                    session, claim, row, now, previous, outcomes, doubtful=bool(in_doubt)
                 )
                 if candidate is None:
                     continue
-                in_doubt = [a for a in attempts.get(row.id, []) if a.status in rowdata.DOUBTFUL]
                 if in_doubt:
                     doubts.append(Doubt(candidate, in_doubt))
                 else:
@@ -157,7 +157,15 @@ class Sender:
         now: datetime,
         attempts: list[rowdata.AttemptState],
         outcomes: dict[int, Outcome],
+        *,
+        doubtful: bool,
     ) -> prep.Candidate | None:
+        """Settle what needs no provider call; the rest is rendered and addressed.
+
+        A message in doubt skips the re-checks: it is reconciled first (reconcile.py),
+        and only sent again, through these checks, if the provider does not have it.
+        """
+
         def settle(status: str, reason: str, result: str, **values: object) -> None:
             done = finish(session, claim, status, reason, now, **values)
             outcomes[row.id] = Outcome(row.id, result if done else "stale", reason)
@@ -168,12 +176,13 @@ class Sender:
             # A provider took it before our record step lost the claim: it is sent.
             settle(SENT, "already_accepted", "reconciled", sent_at=now)
             return None
-        reason = prep.skip_reason(row, now)
+        reason = None if doubtful else prep.skip_reason(row, now)
         if reason is not None:
             settle(SKIPPED, reason, "skipped")
             return None
         tz = ZoneInfo(row.timezone)
-        if not row.time_critical and not row.window.allows(now.astimezone(tz).time()):
+        quiet = not row.time_critical and not row.window.allows(now.astimezone(tz).time())
+        if quiet and not doubtful:
             opening = defer_to_window(now, tz, row.window)
             if opening >= row.expires_at:
                 settle(SKIPPED, "quiet_hours_past_expiry", "skipped")

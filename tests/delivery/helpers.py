@@ -16,9 +16,11 @@ from reminders.channels.base import Channel
 from reminders.clinics.service import create_clinic
 from reminders.clock import Clock
 from reminders.config import Settings
+from reminders.delivery.dispatch import Claim
+from reminders.delivery.engine import EmbeddedRunner, dispatch_round, send_batch
 from reminders.delivery.models import SendAttempt
 from reminders.delivery.ratelimit import NoLimit, RateLimiter
-from reminders.delivery.send import Sender
+from reminders.delivery.send import Outcome, Sender
 from reminders.enrollments.models import Enrollment, ScheduledMessage
 from reminders.patients.models import Patient, Procedure
 from reminders.protocols import service as protocols
@@ -221,3 +223,24 @@ def make_sender(
 def sent_to(twilio: FakeTwilio) -> list[str]:
     """The To number of every message the fake accepted, in order."""
     return [m["to"] for m in list(twilio.messages.values())]
+
+
+def send_all(sender: Sender) -> list[Outcome]:
+    claimed: list[Claim] = []
+    dispatch_round(
+        sessions=sender.sessions,
+        clock=sender.clock,
+        settings=sender.settings,
+        submit=claimed.extend,
+    )
+    return list(send_batch(sender, claimed))
+
+
+def results(runner: EmbeddedRunner) -> list[str]:
+    """One dispatch tick's outcomes, sorted."""
+    return sorted(o.result for o in runner.dispatch_once())
+
+
+def creates(twilio: FakeTwilio) -> list[dict[str, object]]:
+    """Every message-creation request the fake received (accepted or refused)."""
+    return [r for r in twilio.requests if r["method"] == "POST"]

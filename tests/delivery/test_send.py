@@ -2,53 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from reminders import segments
-from reminders.channels import TwilioSms
+from reminders.channels import ConsoleChannel
 from reminders.channels.base import Channel, Outbound, SendResult
 from reminders.clock import SimulatedClock
 from reminders.conversations.models import Concern
-from reminders.delivery.dispatch import Claim
-from reminders.delivery.engine import EmbeddedRunner, dispatch_round, send_batch
+from reminders.delivery.engine import EmbeddedRunner
 from reminders.delivery.replyto import parse_reply_address
-from reminders.delivery.send import Outcome, Sender
-from reminders.enrollments.models import PENDING, SENDING, SENT, SKIPPED
+from reminders.enrollments.models import PENDING, SENT, SKIPPED
 from reminders.patients.models import Patient
 from tests.delivery.helpers import (
     CLINIC_NUMBER,
     PUBLIC_URL,
     Db,
     add_patients,
-    channels,
+    creates,
     make_clinic,
     make_sender,
+    results,
+    send_all,
     sent_to,
     settings_for,
 )
-from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeSmtp, FakeTwilio
-
-
-@pytest.fixture
-def runner(
-    db: Db, clock: SimulatedClock, twilio: FakeTwilio, smtp: FakeSmtp
-) -> Iterator[EmbeddedRunner]:
-    sender = make_sender(db, clock, channels(twilio, smtp))
-    runner = EmbeddedRunner(sender=sender, threads=2)
-    yield runner
-    runner.shutdown()
-
-
-def results(runner: EmbeddedRunner) -> list[str]:
-    return sorted(o.result for o in runner.dispatch_once())
-
-
-def creates(twilio: FakeTwilio) -> list[dict[str, object]]:
-    return [r for r in twilio.requests if r["method"] == "POST"]
+from tests.fakes import FakeSmtp, FakeTwilio
 
 
 def test_a_due_message_goes_out_once_with_its_body_callback_and_validity(
@@ -121,56 +102,6 @@ def test_a_throttled_send_is_retried_after_retry_after_and_then_sent(
     clock.advance(timedelta(seconds=2))
     assert results(runner) == ["sent"]
     assert len(creates(twilio)) == 2 and len(twilio.messages) == 1
-
-
-def test_a_server_error_is_reconciled_with_the_provider_before_the_retry(
-    db: Db, runner: EmbeddedRunner, twilio: FakeTwilio, clock: SimulatedClock
-) -> None:
-    clinic = make_clinic(db)
-    [mid] = add_patients(db, clinic)
-    twilio.respond_500(1)
-
-    assert results(runner) == ["retry"]
-    assert db.attempts(mid)[0].status == "in_doubt"
-
-    clock.advance(timedelta(seconds=31))  # the first back-off is 15-30 s
-    assert results(runner) == ["sent"]
-    methods = [r["method"] for r in twilio.requests]
-    assert methods == ["POST", "GET", "POST"]  # asked Twilio before sending again
-    assert len(twilio.messages) == 1
-    assert [a.status for a in db.attempts(mid)] == ["error", "accepted"]
-
-
-def test_a_timeout_after_twilio_accepted_is_reconciled_not_resent(
-    db: Db, clock: SimulatedClock, twilio: FakeTwilio
-) -> None:
-    clinic = make_clinic(db)
-    [mid] = add_patients(db, clinic)
-    impatient = TwilioSms(ACCOUNT_SID, AUTH_TOKEN, api_url=twilio.url, timeout=0.3)
-    sender = make_sender(db, clock, {"sms": impatient})
-    twilio.hang_next(1, seconds=0.6)  # accepted, but only after the client gave up
-
-    assert [o.result for o in send_all(sender)] == ["retry"]
-    assert twilio.wait_for_messages(1, timeout=5)
-    clock.advance(timedelta(seconds=31))
-    assert [o.result for o in send_all(sender)] == ["reconciled"]
-
-    assert len(twilio.messages) == 1
-    [sms] = twilio.messages.values()
-    message = db.message(mid)
-    assert (message.status, message.status_reason) == (SENT, "reconciled")
-    assert db.attempts(mid)[0].provider_id == sms["sid"]
-
-
-def send_all(sender: Sender) -> list[Outcome]:
-    claimed: list[Claim] = []
-    dispatch_round(
-        sessions=sender.sessions,
-        clock=sender.clock,
-        settings=sender.settings,
-        submit=claimed.extend,
-    )
-    return list(send_batch(sender, claimed))
 
 
 def test_a_permanent_error_is_not_retried_and_falls_back_to_email_with_a_concern(
@@ -274,78 +205,30 @@ def test_one_patients_messages_go_out_in_order(
     assert db.message(first).sent_at is not None and db.message(second).sent_at is not None
 
 
-class Crash(BaseException):
-    """The process dying: not an Exception, so nothing on the way catches it."""
-
-
-class CrashingChannel(Channel):
-    name = "twilio"
-
-    def __init__(self, inner: Channel, *, after_provider: bool) -> None:
-        self.inner, self.after_provider = inner, after_provider
+class RepeatingIds(ConsoleChannel):
+    """A provider that hands out the same id twice (the attempts table keeps them unique)."""
 
     def send(self, msg: Outbound) -> SendResult:
-        if self.after_provider:
-            self.inner.send(msg)
-        raise Crash
+        return SendResult(provider_id="same-id", status=super().send(msg).status)
 
 
-@pytest.mark.parametrize("after_provider", [True, False], ids=["after-accept", "before-call"])
-def test_a_crash_around_the_provider_call_never_sends_twice(
-    db: Db, clock: SimulatedClock, twilio: FakeTwilio, after_provider: bool
+def test_a_provider_reusing_ids_still_has_every_send_recorded(
+    db: Db, clock: SimulatedClock
 ) -> None:
+    # The send must still be recorded, not lost to the unique-index collision.
     clinic = make_clinic(db)
-    [mid] = add_patients(db, clinic)
-    real = channels(twilio)
-    crashing_channel = CrashingChannel(real["sms"], after_provider=after_provider)
-    crashing = make_sender(db, clock, {"sms": crashing_channel})
-    with pytest.raises(Crash):
-        send_all(crashing)
-    assert db.message(mid).status == SENDING
-    assert [a.status for a in db.attempts(mid)] == ["sending"]
-
-    recovering = make_sender(db, clock, real)
-    assert send_all(recovering) == []  # the lease still runs
-    clock.advance(timedelta(seconds=61))
-    outcome = [o.result for o in send_all(recovering)]
-
-    assert outcome == (["reconciled"] if after_provider else ["sent"])
-    assert len(twilio.messages) == 1
-    [sms] = twilio.messages.values()
-    assert sms["sid"] in {a.provider_id for a in db.attempts(mid)}
-    assert db.message(mid).status == SENT
-
-
-def test_claims_are_committed_before_anyone_is_handed_them(
-    db: Db, clock: SimulatedClock, twilio: FakeTwilio
-) -> None:
-    clinic = make_clinic(db)
-    add_patients(db, clinic, 3)
-    sender = make_sender(db, clock, channels(twilio))
-    seen: list[str] = []
-
-    def submit(claims: list[Claim]) -> None:
-        # What a worker would read, in its own session, the moment the task arrives.
-        seen.extend(db.message(claim.message_id).status for claim in claims)
-
-    assert (
-        dispatch_round(sessions=db.sessions, clock=clock, settings=sender.settings, submit=submit)
-        == 3
+    [sms] = add_patients(db, clinic)
+    [email] = add_patients(
+        db, clinic, phone_start=3125552000, channel="email", email="pat@example.org"
     )
-    assert seen == ["claimed"] * 3
+    quiet = io.StringIO()
+    chans: dict[str, Channel] = {
+        "sms": RepeatingIds("sms", stream=quiet),
+        "email": RepeatingIds("email", stream=quiet),
+    }
+    sender = make_sender(db, clock, chans)
 
-
-def test_a_worker_whose_lease_was_taken_over_changes_nothing(
-    db: Db, clock: SimulatedClock, twilio: FakeTwilio
-) -> None:
-    clinic = make_clinic(db)
-    [mid] = add_patients(db, clinic)
-    sender = make_sender(db, clock, channels(twilio))
-    slow: list[Claim] = []
-    dispatch_round(sessions=db.sessions, clock=clock, settings=sender.settings, submit=slow.extend)
-    clock.advance(timedelta(seconds=61))  # the first worker stalled past its lease
-    assert [o.result for o in send_all(sender)] == ["sent"]
-
-    assert [o.result for o in send_batch(sender, slow)] == ["stale"]
-    assert len(twilio.messages) == 1
-    assert db.message(mid).claims == 2
+    assert sorted(o.result for o in send_all(sender)) == ["sent", "sent"]
+    assert db.message(sms).status == SENT and db.message(email).status == SENT
+    ids = sorted(str(a.provider_id) for a in db.attempts())
+    assert ids == ["None", "same-id"]
