@@ -4,12 +4,11 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from reminders import rendering
 from reminders.enrollments.schemas import InputError, require_aware
 from reminders.protocols.check import check_all
-from reminders.protocols.loader import ProtocolError, load_protocols, template_dirs
+from reminders.protocols.loader import load_protocols, template_dirs
 from reminders.protocols.preview import SamplePatient, preview
 from reminders.protocols.spec import SpecError, parse_time
 from reminders.scheduling import SendWindow, validate_zone
@@ -93,5 +92,3 @@ def _preview(args: argparse.Namespace) -> int:
         print()
     return 0
 
-
-__all__ = ["ProtocolError", "ZoneInfo"]
