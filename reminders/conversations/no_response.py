@@ -33,7 +33,7 @@ from reminders.conversations.flagging import raise_concern
 from reminders.conversations.matching import LOOKBACK
 from reminders.conversations.models import InboundMessage, QuestionFollowup
 from reminders.conversations.outbound import Channels, send
-from reminders.delivery.rendered import render_message
+from reminders.delivery.prepare import render_message
 from reminders.delivery.send import SessionFactory, reply_address
 from reminders.enrollments.models import SENT, Enrollment, ScheduledMessage
 from reminders.patients.models import Patient

@@ -22,7 +22,8 @@ from reminders.delivery.context import message_context
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.rendered import RenderedMessage, render_template
 from reminders.delivery.replyto import reply_address
-from reminders.delivery.rows import MessageRow
+from reminders.delivery.rows import MessageRow, load_rows
+from reminders.enrollments.models import ScheduledMessage
 from reminders.protocols import service as protocols
 from reminders.protocols.models import ProtocolVersion
 
@@ -182,3 +183,8 @@ def start_sending(
         )
         for c in starting
     ]
+
+
+def render_message(*, session: Session, message: ScheduledMessage, at: datetime) -> RenderedMessage:
+    """Render one message outside a send batch (re-asks): the same path, one row."""
+    return render(session, load_rows(session, [message.id])[message.id], at)
