@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reminders import audit
 from reminders.clinics.models import Clinic
 from reminders.conversations.models import Concern
 
@@ -97,23 +98,12 @@ def acknowledge(
     *, session: Session, concern: Concern, staff_id: int | None, now: datetime, via: str
 ) -> Concern:
     """Open → acknowledged; stops escalation. Acknowledging twice is harmless."""
-    from reminders import audit
-
     if concern.status == "open":
         concern.status = "acknowledged"
         concern.acknowledged_by = staff_id
         concern.acknowledged_at = now
         concern.next_escalation_at = None
-        audit.record(
-            session=session,
-            clinic_id=concern.clinic_id,
-            staff_id=staff_id,
-            actor=f"staff:{staff_id}" if staff_id else via,
-            action="concern.acknowledge",
-            subject_type="concern",
-            subject_id=concern.id,
-            via=via,
-        )
+        _audit(session, concern, staff_id, via, "concern.acknowledge")
     return concern
 
 
@@ -121,8 +111,6 @@ def resolve(
     *, session: Session, concern: Concern, staff_id: int | None, now: datetime, note: str, via: str
 ) -> Concern:
     """Resolve with a note (acknowledging first if nobody had)."""
-    from reminders import audit
-
     if concern.status == "resolved":
         raise ConcernStateError("concern is already resolved")
     if not note.strip():
@@ -132,14 +120,18 @@ def resolve(
     concern.resolved_by = staff_id
     concern.resolved_at = now
     concern.resolution_note = note.strip()[:2000]
+    _audit(session, concern, staff_id, via, "concern.resolve")
+    return concern
+
+
+def _audit(session: Session, concern: Concern, staff_id: int | None, via: str, action: str) -> None:
     audit.record(
         session=session,
         clinic_id=concern.clinic_id,
         staff_id=staff_id,
         actor=f"staff:{staff_id}" if staff_id else via,
-        action="concern.resolve",
+        action=action,
         subject_type="concern",
         subject_id=concern.id,
         via=via,
     )
-    return concern
