@@ -16,7 +16,7 @@ from typing import Any
 
 from reminders.triage import cues
 from reminders.triage.keywords import KeywordMatch, detect_ack, detect_keyword
-from reminders.triage.model import CATEGORIES, EXPECTS, Severity, Thresholds, TriageResult
+from reminders.triage.model import ANSWERS, CATEGORIES, EXPECTS, Severity, Thresholds, TriageResult
 from reminders.triage.parse import pain_in, parse_yes_no
 from reminders.triage.questions import lookup
 from reminders.triage.rules import RULES, Context, Verdict
@@ -53,6 +53,8 @@ def triage(
     thresholds: Thresholds = _DEFAULT_THRESHOLDS,
     question: str | None = None,
     opted_out: bool = False,
+    asked: str | None = None,
+    concerning_answer: str | None = None,
 ) -> TriageResult:
     """Triage one patient reply.
 
@@ -60,11 +62,16 @@ def triage(
     "symptom_check" or None); ``question`` names a yes/no question ("numbness_worn_off",
     "infection_signs"…, or the protocol step key, see ``questions.py``) so a bare "no"
     can be read the right way round; an unknown key reads as a plain yes/no and the
-    answer goes to a person. ``lang`` ("en"/"es") only settles Spanish "y" (= "and"): the lexicon is
+    answer goes to a person. ``asked`` is the question's text as sent and
+    ``concerning_answer`` ("yes"/"no") says which answer to a yes/no question means
+    trouble; with them a bare "Nope" or "todavía no" is read the right way round even for
+    a clinic's own question. ``lang`` ("en"/"es") only settles Spanish "y" (= "and"): the lexicon is
     bilingual because patients switch language mid-message.
     """
     if expects is not None and expects not in EXPECTS:
         raise ValueError(f"expects: unknown value {expects!r}")
+    if concerning_answer is not None and concerning_answer not in ANSWERS:
+        raise ValueError(f"concerning_answer: unknown value {concerning_answer!r}")
     code = detect_ack(text)
     if code is not None:
         return TriageResult(

@@ -227,6 +227,29 @@ CONCEPTS: tuple[Concept, ...] = (
     ), suppressed_by=("faint",)),
 )
 
+def merge(concepts: tuple[Concept, ...]) -> tuple[Concept, ...]:
+    """One concept per name (phrases from every source joined), in first-seen order;
+    fails fast when a ``suppressed_by`` names a concept that does not exist."""
+    by: dict[str, Concept] = {}
+    for c in concepts:
+        old = by.get(c.name)
+        if old is None:
+            by[c.name] = c
+            continue
+        excludes = [x.pattern for x in (old.exclude, c.exclude) if x is not None]
+        by[c.name] = Concept(
+            c.name,
+            re.compile(old.pattern.pattern + "|" + c.pattern.pattern),
+            re.compile("|".join(excludes)) if excludes else None,
+            old.suppressed_by + tuple(s for s in c.suppressed_by if s not in old.suppressed_by),
+        )
+    for c in by.values():
+        for other in c.suppressed_by:
+            if other not in by:
+                raise ValueError(f"concept {c.name}: suppressed_by unknown concept {other!r}")
+    return tuple(by.values())
+
+
 _BY_NAME = {c.name: c for c in CONCEPTS}
 
 

@@ -46,10 +46,12 @@ def _rank_of(other: object) -> int:
 _RANK = {"none": 0, "routine": 1, "urgent": 2, "emergency": 3}
 
 CATEGORIES: tuple[str, ...] = (
+    "self_harm", "stroke", "neurological", "circulation",
     "infection", "severe_pain", "numbness_weakness", "allergic_reaction", "bleeding",
     "glucose_high", "glucose_low", "breathing", "chest_pain", "expected_side_effect",
     "question", "reschedule", "opt_out", "acknowledgement", "other",
 )
+ANSWERS: tuple[str, ...] = ("yes", "no")
 EXPECTS: tuple[str, ...] = ("pain_score", "yes_no", "glucose", "symptom_check")
 LANGS: tuple[str, ...] = ("en", "es")
 
@@ -75,6 +77,9 @@ class TriageResult:
     reasons: tuple[str, ...] = ()  # which rules fired, for staff; never the message text
     needs_clarification: bool = False
     keyword: KeywordMatch | None = None
+    # A phone "tapback" to one of our messages (``Liked "..."``): not an answer, and the
+    # quoted question is never read as the patient's words. The kind, e.g. "liked".
+    reaction: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The CLI/API shape: severity, categories and parsed values."""
