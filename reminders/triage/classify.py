@@ -12,16 +12,19 @@ reply answers, hours since the procedure). Order of work:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from reminders.triage import cues
+from reminders.triage.asked import question_from_text
 from reminders.triage.keywords import KeywordMatch, detect_ack, detect_keyword
 from reminders.triage.model import ANSWERS, CATEGORIES, EXPECTS, Severity, Thresholds, TriageResult
 from reminders.triage.parse import pain_in, parse_yes_no
-from reminders.triage.questions import lookup
+from reminders.triage.questions import Answer, Question, lookup
+from reminders.triage.reactions import detect_reaction
 from reminders.triage.rules import RULES, Context, Verdict
 from reminders.triage.scan import MODIFIERS, Findings, scan
-from reminders.triage.text import Doc, make_doc
+from reminders.triage.text import Doc, make_doc, squash
 from reminders.triage.vitals import Glucose, elapsed_hours_in, glucose_in, temperature_in
 
 N, R, U = Severity.NONE, Severity.ROUTINE, Severity.URGENT
@@ -77,22 +80,31 @@ def triage(
         return TriageResult(
             N, ("acknowledgement",), {"ack_code": code}, ("staff acknowledgement code",)
         )
+    reaction = detect_reaction(text)
+    if reaction is not None:
+        # The quoted words are our own question: never read them as the answer.
+        # A "?" or thumbs-down on our message may mean trouble: a person looks.
+        unsure = reaction in ("questioned", "disliked")
+        level, cat = (R, "question") if unsure else (N, "acknowledgement")
+        return TriageResult(level, (cat,), {"reaction": reaction},
+                            (f"phone reaction ({reaction}) to our message, not an answer",),
+                            reaction=reaction)  # fmt: skip
     kw = detect_keyword(text, opted_out=opted_out)
     if kw is not None and not kw.has_extra:
         return _keyword_only(kw)
 
     doc = make_doc(text)
     f = scan(doc)
-    q = lookup(question) or (lookup("any_symptoms") if expects == "symptom_check" else None)
-    wants_answer = expects in ("yes_no", "symptom_check") or question is not None
-    answer = parse_yes_no(text, question=q.key if q else None, lang=lang) if wants_answer else None
+    q = _question(question, asked, concerning_answer, expects)
+    wants_answer = expects in ("yes_no", "symptom_check") or q is not None
+    answer = parse_yes_no(text, question=q, lang=lang) if wants_answer else None
     ctx = Context(
         f=f,
         th=thresholds,
         hours=hours_since_procedure if hours_since_procedure is not None else elapsed_hours_in(doc),
         pain=pain_in(doc, bare_numbers=expects == "pain_score"),
         glucose=glucose_in(doc, bare_numbers=expects == "glucose"),
-        temperature=temperature_in(doc),
+        temperature=temperature_in(doc, asked_about_fever=_about_fever(asked)),
         answer=answer,
         question=q,
     )
@@ -114,6 +126,34 @@ def triage(
     )
 
 
+_FEVER_WORDS = re.compile(r"\b(?:fever|temp\w*|fiebre|calentura)\b")
+# "not diabetic" answers a glucose question: nothing to measure, nothing to ask again.
+_NOT_APPLICABLE = re.compile(
+    r"\b(?:not (?:a )?diabetic|no (?:soy|es) diabetic[oa]|(?:dont|do not|doesnt|no) (?:have|tengo"
+    r"|tiene) diabet\w*|n ?a|not applicable|no aplica|no me (?:mido|checo) (?:el )?azucar)\b"
+)
+
+
+def _about_fever(asked: str | None) -> bool:
+    return bool(asked) and _FEVER_WORDS.search(squash(asked or "")) is not None
+
+
+def _question(key: str | None, asked: str | None, concerning: str | None,
+              expects: str | None) -> Question | None:
+    """The question a yes/no reply answers: a known key, else read from its text."""
+    ca: Answer | None = "yes" if concerning == "yes" else "no" if concerning == "no" else None
+    q = lookup(key)
+    if q is not None and ca is not None and ca != q.concerning:
+        q = Question(q.key, ca, q.category)  # the clinic says otherwise: plain yes/no only
+    if q is None and asked:
+        q = question_from_text(asked, ca)
+    if q is None and ca is not None:
+        q = Question("asked", ca, "other", level="urgent")
+    if q is None and expects == "symptom_check":
+        q = lookup("any_symptoms")
+    return q
+
+
 def _fallbacks(c: Context, v: Verdict, expects: str | None) -> bool:
     """Clarification, thanks, good news and unreadable text; True if we must ask again."""
     f, answer = c.f, c.answer
@@ -126,6 +166,9 @@ def _fallbacks(c: Context, v: Verdict, expects: str | None) -> bool:
         "yes_no": answer is not None,
         "symptom_check": answer is not None or recognised,
     }
+    if expects == "glucose" and _NOT_APPLICABLE.search(f.doc.joined):
+        got["glucose"] = True
+        v.add(N, "other", "not diabetic: no reading to give")
     needs = expects is not None and not got[expects] and v.severity < U
     if needs:
         v.add(R, "other", f"no readable {expects} answer: ask again")
@@ -151,9 +194,10 @@ def _keyword_only(kw: KeywordMatch) -> TriageResult:
         return TriageResult(N, ("opt_out",), parsed, ("opt-out keyword",), keyword=kw)
     if kw.kind == "opt_in":
         return TriageResult(N, ("other",), parsed, ("opt-in keyword",), keyword=kw)
-    # A patient texting HELP after an injection may mean it: a person should look.
-    reason = "HELP keyword: send help text and check in"
-    return TriageResult(R, ("question",), parsed, (reason,), keyword=kw)
+    # A patient texting HELP after an injection may mean it: a bare plea is urgent until
+    # a person knows otherwise (the carrier help text still goes out).
+    reason = "HELP on its own: a plea until a person knows otherwise"
+    return TriageResult(U, ("other",), parsed, (reason,), keyword=kw)
 
 
 def _keyword_extra(kw: KeywordMatch, v: Verdict) -> None:

@@ -17,7 +17,7 @@ NEGATORS = frozenset(
         "no", "not", "never", "without", "none", "nor", "neither", "dont", "doesnt",
         "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent", "cant",
         "cannot", "denies", "deny", "zero", "sin", "ni", "nunca", "tampoco", "ningun",
-        "ninguna", "ninguno", "free", "nada",
+        "ninguna", "ninguno", "free", "nada", "nothing", "nope",
     }
 )
 
@@ -49,7 +49,8 @@ NEGATION_BREAKERS = frozenset(
 
 # "Fever: no", "fiebre no", "pus - none".
 POSTFIX_NEGATORS = frozenset(
-    {"no", "none", "nope", "nil", "negative", "ninguna", "ninguno", "nada", "free"}
+    {"no", "none", "nope", "nil", "negative", "ninguna", "ninguno", "nada", "free", "nah",
+     "nop", "negativo", "never", "nunca"}
 )
 
 # Resolution after the mention, in the same clause. Strong words end any symptom; weak
@@ -57,7 +58,8 @@ POSTFIX_NEGATORS = frozenset(
 # is still a fever.
 STRONG_RESOLUTION = frozenset(
     {"gone", "resolved", "wore", "worn", "cleared", "disappeared", "stopped", "broke",
-     "desaparecio", "resolvio", "quito", "quitaron", "paso", "fue", "fueron", "ido"}
+     "desaparecio", "resolvio", "quito", "quitaron", "paso", "fue", "fueron", "ido",
+     "settled", "paro", "calmo"}
 )
 WEAK_RESOLUTION = frozenset(
     {"better", "improved", "improving", "down", "subsided", "subsiding", "settled",

@@ -114,7 +114,8 @@ def find_numbers(tokens: Sequence[str]) -> list[Number]:
             j += 1
         for denom in (("/", "10"), ("out", "of", "10"), ("outta", "10"), ("of", "10"),
                       ("de", "10"), ("sobre", "10")):
-            if tuple(tokens[j : j + len(denom)]) == denom:
+            got = tuple("10" if t in {"ten", "diez"} else t for t in tokens[j : j + len(denom)])
+            if got == denom:
                 out_of_ten, end = True, j + len(denom) - 1
                 break
         unit, uend = (None, end) if out_of_ten else _unit_after(tokens, i + 1)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from reminders.triage import numbers
-from reminders.triage.questions import Answer, lookup
+from reminders.triage.questions import Answer, Question, lookup
 from reminders.triage.text import Doc, make_doc, squash
 from reminders.triage.vitals import (
     GLUCOSE_WORDS,
@@ -90,7 +90,7 @@ def pain_in(doc: Doc, *, bare_numbers: bool) -> PainScore | None:
         for n, ctx in scored
         if ctx
         or numbers.near(toks, sentence, n.index, _PAIN_WORDS, 8, 3)
-        or (bare_numbers and (not n.is_word or len(toks) <= 8))
+        or (bare_numbers and (not n.is_word or len(toks) <= 8 or n.index == 0))
     ]
     if not cands:
         return PainScore(0) if _ZERO_PAIN.search(doc.joined) else None
@@ -149,14 +149,14 @@ _NO_PHRASES = re.compile(
 
 
 def parse_yes_no(
-    text: str, *, question: str | None = None, lang: str | None = None
+    text: str, *, question: str | Question | None = None, lang: str | None = None
 ) -> YesNo | None:
     """A yes or no answer; ``question`` (e.g. "numbness_worn_off") reads domain phrases
     such as "still numb" (no) or "back to normal" (yes) for that question."""
     s = squash(text)
     if not s or (lang == "es" and s == "y"):
         return None  # a lone "y" in Spanish is "and", never "yes"
-    q = lookup(question)
+    q = question if isinstance(question, Question) else lookup(question)
     if q is not None:
         for pattern, answer in q.phrases:
             if pattern.search(s):

@@ -22,6 +22,9 @@ class Question:
     category: str  # triage category raised by the concerning answer
     # Domain phrases, tried in order before plain yes/no words; first match wins.
     phrases: tuple[tuple[re.Pattern[str], Answer], ...] = ()
+    # Severity of the concerning answer: urgent for a symptom question; routine for a
+    # clinic's own question about something else ("Did you book your follow-up?").
+    level: Literal["routine", "urgent"] = "urgent"
 
 
 def _p(pattern: str) -> re.Pattern[str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reminders.triage import criteria
 from reminders.triage.model import Severity, Thresholds
 from reminders.triage.parse import Glucose, PainScore, Temperature, YesNo
 from reminders.triage.questions import Question
-from reminders.triage.scan import Findings, Hit
+from reminders.triage.scan import ALL_CONCEPTS, Findings, Hit
 
 E, U, R = Severity.EMERGENCY, Severity.URGENT, Severity.ROUTINE
 _OTHER_SUBJECTS = ("redness", "swelling", "bruise", "numb", "weakness", "hives", "itch", "bleed")
@@ -260,9 +261,47 @@ def answers(c: Context, v: Verdict) -> None:
     if q.key == "numbness_worn_off":
         _numb_still(c, v)
     else:
-        v.add(U, q.category, f"answered {a.answer} to {q.key}")
+        v.add(Severity(q.level), q.category, f"answered {a.answer} to {q.key}")
+
+
+CRITERIA = criteria.load(concepts=frozenset(c.name for c in ALL_CONCEPTS))
+
+# Danger signs that can come back, or were masked: "had trouble breathing last night, fine
+# now" is not settled. Stroke signs that pass may be a TIA: still an emergency.
+_RETURNING_EMERGENCY = ("facial_droop", "slurred_speech", "one_sided_weakness", "vision_loss")
+_RETURNING = ("breathing", "throat", "chest", "faint", "unresponsive", "confusion",
+              "bleed_uncontrolled", "thunderclap", "lips_blue", "self_harm", "limb_cold")
+_ANTIPYRETICS = frozenset(
+    {"tylenol", "paracetamol", "acetaminophen", "acetaminofen", "ibuprofen", "ibuprofeno",
+     "advil", "motrin", "aspirin", "aspirina", "panadol", "aleve", "naproxen", "naproxeno",
+     "mejoral", "dolex", "tempra", "medicine", "medicina", "pill", "pills", "pastilla",
+     "pastillas", "meds", "medicamento"}
+)
+
+
+def clinical_criteria(c: Context, v: Verdict) -> None:
+    criteria.apply(CRITERIA, c, v)
+
+
+def passed_danger(c: Context, v: Verdict) -> None:
+    """A danger sign that has passed is not resolved when it can return or was masked."""
+    f = c.f
+    for name in _RETURNING_EMERGENCY + _RETURNING:
+        for h in f.all(name):
+            if h.resolved and not h.negated and not h.hypothetical:
+                if name in _RETURNING_EMERGENCY:
+                    v.add(E, "stroke", "stroke signs that passed (possible TIA)")
+                else:
+                    v.add(U, "other", f"{name.replace('_', ' ')} earlier, settled now: can return")
+    toks = f.doc.tokens
+    for h in f.all("fever"):
+        if (h.resolved or h.negated) and not h.hypothetical:
+            lo, hi = max(0, h.first - 12), min(len(toks), h.last + 12)
+            if any(t in _ANTIPYRETICS for t in toks[lo:hi]):
+                v.add(U, "infection", "fever brought down with medicine (masked, not gone)")
 
 
 RULES: tuple[Callable[[Context, Verdict], None], ...] = (
     emergencies, infection, allergy, pain, numbness, bleeding, glucose, expected_effects, answers,
+    clinical_criteria, passed_danger,
 )

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reminders.triage import cues
-from reminders.triage import vocab
+from reminders.triage import cues, vocab
 from reminders.triage.lexicon import CONCEPTS, Concept, merge
 from reminders.triage.symptoms import SYMPTOM_CONCEPTS
 from reminders.triage.text import BOUNDARY_TOKENS, Doc
@@ -180,8 +179,8 @@ def _resolved(doc: Doc, hit_first: int, last: int, seg: int, mild: bool) -> bool
     if _has_resolution(words, mild):
         return True
     before = [toks[i] for i in range(max(0, hit_first - 4), hit_first) if segs[i] == seg]
-    if "se" in before and any(w in cues.STRONG_RESOLUTION for w in before):
-        return True  # "se me quito el entumecimiento"
+    if ("se" in before or "ya" in before) and any(w in cues.STRONG_RESOLUTION for w in before):
+        return True  # "se me quito el entumecimiento", "ya paro el sangrado"
     # "had a fever last night but it's gone now": a pronoun clause right after.
     nxt = [
         i for i in range(last + 1, min(n, last + 12))

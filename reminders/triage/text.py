@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from reminders.triage.numwords import collapse
 from reminders.triage.typos import canonical_spelling
 
 # Emoji that carry meaning in a check-in reply; the rest are dropped as noise.
@@ -95,6 +96,7 @@ def make_doc(text: str) -> Doc:
     tokens: list[str] = []
     for tok in _TOKEN.findall(folded):
         tokens.append(canonical_spelling(tok) if tok.isalpha() else tok)
+    tokens = collapse(tokens)  # "ciento ochenta" -> "180", "two fifty" -> "250"
     segments: list[int] = []
     seg = 0
     for tok in tokens:

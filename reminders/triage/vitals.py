@@ -171,13 +171,18 @@ def parse_temperature(text: str) -> Temperature | None:
     return temperature_in(make_doc(text))
 
 
-def temperature_in(doc: Doc) -> Temperature | None:
+def temperature_in(doc: Doc, *, asked_about_fever: bool = False) -> Temperature | None:
+    """``asked_about_fever``: the question was about fever, so a bare decimal in the body
+    temperature range ("had 38.6 last night") is a temperature."""
     toks, segs = doc.tokens, doc.segments
     found: dict[int, tuple[numbers.Number, float]] = {}
     for num in numbers.find_numbers(toks):
-        if num.unit != "temp" and not numbers.near(toks, segs, num.index, TEMP_WORDS, 4, 1):
-            continue
         v = num.value
+        bare_reading = asked_about_fever and num.unit is None and (
+            (37.5 <= v <= 42.5 and not v.is_integer()) or 99.5 <= v <= 107)
+        if (num.unit != "temp" and not bare_reading
+                and not numbers.near(toks, segs, num.index, TEMP_WORDS, 4, 1)):  # fmt: skip
+            continue
         unit_tok = toks[num.index + 1] if num.index + 1 < len(toks) else ""
         fahrenheit = unit_tok == "f" or 93 <= v <= 110
         celsius = (v - 32) * 5 / 9 if fahrenheit else v

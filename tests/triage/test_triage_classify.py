@@ -166,7 +166,10 @@ class TestAnswers:
 
     def test_meter_hi_and_lo(self) -> None:
         assert triage("HI", expects="glucose").parsed == {"glucose_flag": "HI"}
-        assert triage("LO", expects="glucose").severity is URGENT
+        # LO is below the meter's range (about 20 mg/dL): ADA level 2, under 54, act now.
+        assert triage("LO", expects="glucose").severity is EMERGENCY
+        assert triage("55", expects="glucose").severity is URGENT
+        assert triage("50", expects="glucose").severity is EMERGENCY
         assert triage("meter says LO and I'm confused", expects="glucose").severity is EMERGENCY
 
     def test_no_to_any_signs_of_infection_is_nothing(self) -> None:
