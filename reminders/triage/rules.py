@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reminders.triage import criteria
+from reminders.triage import criteria, cues
 from reminders.triage.model import Severity, Thresholds
 from reminders.triage.parse import Glucose, PainScore, Temperature, YesNo
 from reminders.triage.questions import Question
 from reminders.triage.scan import ALL_CONCEPTS, Findings, Hit
 
+_RECURRING = frozenset({"again", "keeps", "restarted", "otra", "nuevo", "volvio", "sigue"})
 E, U, R = Severity.EMERGENCY, Severity.URGENT, Severity.ROUTINE
 _OTHER_SUBJECTS = ("redness", "swelling", "bruise", "numb", "weakness", "hives", "itch", "bleed")
 _ALLERGY = ("hives", "face_swelling", "throat", "itch", "dizzy")
@@ -217,7 +218,9 @@ def _numb_still(c: Context, v: Verdict) -> None:
 def bleeding(c: Context, v: Verdict) -> None:
     f = c.f
     for h in f.active("bleed"):
-        if f.minimized(h) and not f.intensified(h):
+        # "a little bleeding ... again": bleeding that keeps coming back is not spotting.
+        again = any(t in _RECURRING for t in f.window(h, before=4, after=6))
+        if f.minimized(h) and not f.intensified(h) and not again:
             v.add(R, "bleeding", "minor spotting")
         else:
             v.add(U, "bleeding", "bleeding")
@@ -244,7 +247,9 @@ def glucose(c: Context, v: Verdict) -> None:
             v.add(R, "glucose_high", f"glucose {g.mg_dl:.0f} mg/dL raised (steroid rise)")
         return
     for h in f.active("sugar_high"):
-        v.add(U if f.intensified(h) else R, "glucose_high", "patient reports high sugar")
+        inside = f.doc.tokens[h.first : h.last + 1]  # "sugar is crazy high"
+        strong = f.intensified(h) or any(t in cues.INTENSIFIERS for t in inside)
+        v.add(U if strong else R, "glucose_high", "patient reports high sugar")
     if f.has("sugar_low"):
         v.add(U, "glucose_low", "patient reports low sugar")
 
