@@ -2,8 +2,7 @@
 
 Each file names its language and maps concept names to the phrases that express them::
 
-    lang: en
-    source: where the words come from (seeds, published lay glossaries)
+    lang: en                     # sources go in comments beside the words
     macros:                      # reusable fragments, written <NAME> in a phrase
       BREATHE: (?:breathe?|breathing|breath)
     concepts:
@@ -40,6 +39,24 @@ class VocabError(ValueError):
     """A lexicon file that does not follow the format; names the file and concept."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice is an error: PyYAML would keep
+    the last one silently, dropping every phrase of the first."""
+
+
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise VocabError(f"line {key_node.start_mark.line + 1}: {key!r} given twice")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
 def _expand(text: str, macros: dict[str, str], where: str) -> str:
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
@@ -65,7 +82,10 @@ def _strings(value: Any, where: str) -> list[str]:
 
 
 def _read(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader) or {}  # noqa: S506
+    except VocabError as exc:
+        raise VocabError(f"{path.name}: {exc}") from None
     if not isinstance(data, dict) or data.get("lang") not in ("en", "es"):
         raise VocabError(f"{path.name}: needs 'lang: en' or 'lang: es'")
     macros = data.get("macros") or {}
