@@ -14,26 +14,13 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from reminders.triage import vocab
 from reminders.triage.numwords import collapse
 from reminders.triage.typos import canonical_spelling
 
-# Emoji that carry meaning in a check-in reply; the rest are dropped as noise.
-_EMOJI: dict[int, str] = {
-    ord(k): v
-    for k, v in {
-        "👍": " ok ",
-        "👌": " ok ",
-        "✅": " ok ",
-        "🆗": " ok ",
-        "🙏": " thanks ",
-        "🤒": " fever ",
-        "🥵": " hot ",
-        "🩸": " blood ",
-        "🤕": " hurts ",
-        "🆘": " help ",
-        "\ufe0f": "",
-    }.items()
-}
+# Emoji that carry meaning in a check-in reply become words (the lexicon files list
+# them); other pictographs are dropped as noise. A variation selector is always noise.
+_EMOJI: dict[int, str] = {ord(k): f" {v} " for k, v in vocab.emoji().items()} | {0xFE0F: ""}
 _SKIN_TONES = re.compile("[\U0001f3fb-\U0001f3ff]")
 _APOSTROPHE = re.compile(r"(?<=[a-z])['’‘`´](?=[a-z])")
 _REPEATS = re.compile(r"([a-z])\1{2,}")

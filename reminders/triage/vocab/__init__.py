@@ -81,13 +81,18 @@ def _strings(value: Any, where: str) -> list[str]:
     raise VocabError(f"{where}: expected a list of strings")
 
 
-def _read(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader) or {}  # noqa: S506
     except VocabError as exc:
         raise VocabError(f"{path.name}: {exc}") from None
     if not isinstance(data, dict) or data.get("lang") not in ("en", "es"):
         raise VocabError(f"{path.name}: needs 'lang: en' or 'lang: es'")
+    return data
+
+
+def _read(path: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    data = _load_yaml(path)
     macros = data.get("macros") or {}
     concepts = data.get("concepts") or {}
     if not isinstance(macros, dict) or not isinstance(concepts, dict):
@@ -132,8 +137,24 @@ def compile_files(paths: Iterable[Path]) -> tuple[Concept, ...]:
     return tuple(out)
 
 
+def _paths() -> list[Path]:
+    return sorted(DIR.glob("*.yaml"), key=lambda p: (not p.name.startswith("en"), p.name))
+
+
+@cache
+def emoji() -> dict[str, str]:
+    """Emoji that carry meaning, as the words they stand for ("🤒" -> "fever"); one code
+    point each, from every file's ``emoji:`` mapping."""
+    out: dict[str, str] = {}
+    for path in _paths():
+        for char, words in (_load_yaml(path).get("emoji") or {}).items():
+            if len(str(char)) != 1:
+                raise VocabError(f"{path.name}: emoji {char!r} must be one code point")
+            out[str(char)] = str(words)
+    return out
+
+
 @cache
 def concepts() -> tuple[Concept, ...]:
     """Every concept of every ``*.yaml`` file beside this module (English first)."""
-    paths = sorted(DIR.glob("*.yaml"), key=lambda p: (not p.name.startswith("en"), p.name))
-    return compile_files(paths)
+    return compile_files(_paths())
