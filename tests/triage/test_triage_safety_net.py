@@ -151,3 +151,13 @@ def test_every_criterion_cites_a_source_and_names_known_findings(tmp_path) -> No
                    "    any: [fever]\n    reason: r\n")
     with pytest.raises(ValueError, match="y: every rule needs a reason and a source"):
         load(bad, concepts=frozenset({"fever"}))
+
+
+def test_the_docs_list_every_named_criterion() -> None:
+    from pathlib import Path
+
+    from reminders.triage.rules import CRITERIA
+
+    doc = (Path(__file__).parents[2] / "docs" / "triage.md").read_text(encoding="utf-8")
+    missing = [c.name for c in CRITERIA if f"`{c.name}`" not in doc]
+    assert not missing, f"docs/triage.md lacks criteria: {missing}"
