@@ -38,7 +38,7 @@ ALLOWED_VARIABLES = frozenset({
     "first_name", "clinic_name", "clinic_phone", "emergency_number", "follow_up_date",
     "follow_up_time", "occurrence", "occurrences", "day_number"})  # fmt: skip
 # Auto-replies, keyword replies and staff alerts: not protocol steps, may say a bit more.
-REPLY_VARIABLES = ALLOWED_VARIABLES | {"link", "ack_code", "severity"}
+REPLY_VARIABLES = ALLOWED_VARIABLES | {"link", "ack_code", "severity", "crisis_line"}
 LAYOUT_VARIABLES = ALLOWED_VARIABLES | {"subject", "lang", "body_html"}
 SYSTEM_TEMPLATE_PREFIXES = ("auto_reply_", "staff_alert", "opt_out_confirm", "opt_in_confirm",
                             "help", "clarify", "reask", "unknown_sender")  # fmt: skip
@@ -151,6 +151,7 @@ def sample_context(lang: str = "en", **overrides: object) -> dict[str, object]:
         "follow_up_date": "mié 11 dic" if lang == "es" else "Wed 11 Dec",
         "follow_up_time": "10:30", "occurrence": 2, "occurrences": 3, "day_number": 14,
         "link": "https://aftercare.example.org/c/48213", "ack_code": "K7Q2", "severity": "urgent",
+        "crisis_line": "988",
     }  # fmt: skip
     return values | overrides
 

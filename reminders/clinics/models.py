@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
 
+DEFAULT_CRISIS_LINE = "988"
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "pain_urgent": 8,
     "glucose_high_mg_dl": 300,
@@ -27,6 +28,9 @@ class Clinic(Base):
     window_opens: Mapped[time] = mapped_column(Time, default=time(8, 0))
     window_closes: Mapped[time] = mapped_column(Time, default=time(20, 0))
     emergency_number: Mapped[str] = mapped_column(String(40), default="911")
+    # The national crisis line named in the self-harm reply (US: 988 Suicide & Crisis
+    # Lifeline, call or text, answers in Spanish too).
+    crisis_line: Mapped[str] = mapped_column(String(40), default=DEFAULT_CRISIS_LINE)
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     sms_from: Mapped[str] = mapped_column(String(40))
     email_from: Mapped[str | None] = mapped_column(String(200))

@@ -20,7 +20,7 @@ from reminders.scheduling import validate_zone
 
 PHONE_FIELDS = ("sms_from", "contact_phone", "on_call_phone", "backup_phone")
 EMAIL_FIELDS = ("email_from", "on_call_email", "backup_email")
-TEXT_FIELDS = {"name": 200, "emergency_number": 40}
+TEXT_FIELDS = {"name": 200, "emergency_number": 40, "crisis_line": 40}
 MINUTE_FIELDS = ("emergency_ack_minutes", "urgent_ack_minutes")
 THRESHOLD_LIMITS = {
     "pain_urgent": (1, 10),
@@ -36,7 +36,7 @@ def current(clinic: Clinic) -> dict[str, Any]:
         "name": clinic.name, "timezone": clinic.timezone,
         "window_opens": clinic.window_opens.strftime("%H:%M"),
         "window_closes": clinic.window_closes.strftime("%H:%M"),
-        "emergency_number": clinic.emergency_number,
+        "emergency_number": clinic.emergency_number, "crisis_line": clinic.crisis_line,
     }  # fmt: skip
     for name in (*PHONE_FIELDS, *EMAIL_FIELDS):
         values[name] = getattr(clinic, name) or ""

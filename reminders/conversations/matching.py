@@ -7,6 +7,8 @@ a free message on the patient's timeline. A re-ask reopens the window from its o
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -14,8 +16,14 @@ from sqlalchemy.orm import Session
 
 from reminders.clinics.models import Clinic
 from reminders.conversations.models import ANSWER, InboundMessage, QuestionFollowup
+from reminders.delivery.prepare import render_message
 from reminders.enrollments.models import SENT, Enrollment, ScheduledMessage
 from reminders.patients.models import Patient, Procedure
+from reminders.protocols.models import ProtocolVersion
+from reminders.protocols.service import steps_of
+from reminders.rendering import RenderError
+
+log = logging.getLogger(__name__)
 
 # No protocol window is longer than a day or two; this only bounds the scan.
 LOOKBACK = timedelta(days=7)
@@ -135,3 +143,33 @@ def is_answered(*, session: Session, message_id: int) -> bool:
         )
         is not None
     )
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The question as the patient got it, and which answer to it means trouble."""
+
+    text: str | None
+    concerning_answer: str | None
+
+
+def what_was_asked(*, session: Session, message: ScheduledMessage) -> Asked:
+    """The question's text as sent and its pinned step's ``concerning_answer``.
+
+    The body is not stored, so it is rendered again the way the sender rendered it (same
+    pinned templates, same clock: ``sent_at``). The answer that means trouble comes from
+    the enrollment's protocol version, not today's protocol, so a later edit cannot turn
+    a patient's "no" around.
+    """
+    enrollment = session.get_one(Enrollment, message.enrollment_id)
+    version = session.get_one(ProtocolVersion, enrollment.protocol_version_id)
+    step = next((s for s in steps_of(version) if s.key == message.step_key), None)
+    concerning = step.concerning_answer if step is not None else None
+    try:
+        text = render_message(session=session, message=message,
+                              at=message.sent_at or message.planned_at).text  # fmt: skip
+    except RenderError:
+        # It rendered when it was sent; if it no longer does, triage without it.
+        log.warning("question %s no longer renders; triaging without its text", message.id)
+        text = None
+    return Asked(text=text, concerning_answer=concerning)

@@ -12,6 +12,8 @@ from reminders.db import Base, utcnow
 ANSWER, UNCLEAR, FREE = "answer", "unclear", "free"
 OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 UNKNOWN, STAFF, IGNORED = "unknown", "staff", "ignored"
+# A phone tapback on one of our messages (``Liked "..."``): it answers no question.
+REACTION = "reaction"
 
 
 class InboundMessage(Base):

@@ -16,6 +16,7 @@ from reminders.conversations.flagging import raise_concern
 from reminders.conversations.models import (
     ANSWER,
     FREE,
+    REACTION,
     UNCLEAR,
     Concern,
     InboundMessage,
@@ -29,6 +30,7 @@ from reminders.conversations.reading import (
     read_safely,
 )
 from reminders.enrollments.models import ScheduledMessage
+from reminders.patients import consent
 from reminders.patients.models import Patient
 
 
@@ -56,17 +58,26 @@ def from_patient(
     question = None
     if keyword is None:  # "STOP, my leg is numb" opts out; it answers nothing
         question = _question(session, now, patient, hint_message_id)
+    asked = matching.what_was_asked(session=session, message=question) if question else None
     reading = read_safely(
         text, expects=question.expects if question else None,
         question=question.step_key if question else None, lang=patient.language,
         hours_since_procedure=matching.hours_since_procedure(
             session=session, enrollment=enrollment, now=now),
-        clinic=clinic,
+        clinic=clinic, asked=asked.text if asked else None,
+        concerning_answer=asked.concerning_answer if asked else None,
     )  # fmt: skip
     inbound.severity, inbound.categories = reading.severity, reading.categories
     inbound.parsed = reading.parsed
     severity, clarify, kind = reading.severity, False, "reply"
-    if question is not None:
+    if reading.reaction is not None:
+        # A tapback quotes our own message back: it answers nothing. The question stays
+        # open (unattached, so it can still be answered or re-asked), nothing is raised,
+        # and severity "none" with no answer means no auto-reply either.
+        severity = "none"
+        if keyword is None:
+            inbound.kind = REACTION
+    elif question is not None:
         inbound.answers_message_id = question.id
         if reading.needs_clarification and rank(severity) < rank("urgent"):
             inbound.kind = UNCLEAR
@@ -91,7 +102,14 @@ def from_patient(
         )  # fmt: skip
         flow.alert_ids.extend(a.id for a in alerts)
 
-    allowed = replies.may_reply(session=session, inbound=inbound, now=now)
+    # Self-harm is an emergency with its own reply (the crisis line), never a question to
+    # clarify. A tapback quotes our own text back, so it is never a crisis of its own.
+    categories = reading.categories if reading.reaction is None else ()
+    if replies.is_crisis(categories):
+        severity, clarify = at_least(severity, "emergency"), False
+    # Emergency and crisis replies are exempt from loop protection.
+    allowed = replies.may_reply(session=session, inbound=inbound, now=now, severity=severity,
+                                categories=categories)  # fmt: skip
     # Opted out: say nothing more, unless the patient needs to act now.
     if _opted_out(patient, inbound.channel) and rank(severity) < rank("urgent"):
         allowed = False
@@ -102,7 +120,7 @@ def from_patient(
     elif allowed:
         answer = replies.severity_reply(
             clinic=clinic, first_name=patient.given_name, lang=patient.language,
-            severity=severity, answered=inbound.kind == ANSWER, now=now,
+            severity=severity, answered=inbound.kind == ANSWER, now=now, categories=categories,
         )  # fmt: skip
     if answer:
         flow.replies.append(answer)
@@ -120,14 +138,15 @@ def _apply_keyword(
 ) -> None:  # fmt: skip
     inbound.kind = keyword.kind
     inbound.categories = ["opt_out"] if keyword.kind == "opt_out" else []
-    attribute = "sms_opted_out_at" if inbound.channel == "sms" else "email_opted_out_at"
-    changed = False
-    if keyword.kind == "opt_out" and getattr(patient, attribute) is None:
-        setattr(patient, attribute, now)
-        changed = True
-    elif keyword.kind == "opt_in" and getattr(patient, attribute) is not None:
-        setattr(patient, attribute, None)
-        changed = True
+    change = {"opt_out": consent.revoke, "opt_in": consent.restore}.get(keyword.kind)
+    event = None
+    if change is not None:
+        # Twilio's OptOutType may already have opted the patient out (service.py): then
+        # this changes nothing, like any second STOP.
+        event = change(session=session, patient=patient, channel=inbound.channel, now=now,
+                       via="patient_keyword", keyword=keyword.keyword,
+                       inbound_message_id=inbound.id)  # fmt: skip
+    changed = event is not None
     if changed:  # confirm once: a second STOP changes nothing and gets no answer
         audit.record(
             session=session, clinic_id=clinic.id, actor=f"patient:{inbound.channel}",

@@ -17,6 +17,7 @@ from reminders.triage.keywords import KeywordMatch, detect_ack, detect_keyword
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("none", "routine", "urgent", "emergency")
+YES_NO_KINDS = ("yes_no", "symptom_check")
 __all__ = ["KeywordMatch", "Reading", "at_least", "detect_ack", "detect_keyword", "read",
            "read_safely"]
 
@@ -27,6 +28,8 @@ class Reading:
     categories: list[str] = field(default_factory=list)
     parsed: dict[str, Any] = field(default_factory=dict)
     needs_clarification: bool = False
+    # A phone tapback on one of our messages ("liked", "questioned"...): not an answer.
+    reaction: str | None = None
 
 
 def rank(severity: str) -> int:
@@ -51,32 +54,44 @@ def thresholds_for(clinic: Clinic) -> Thresholds:
 
 def read(
     text: str, *, expects: str | None, question: str | None, lang: str,
-    hours_since_procedure: float | None, clinic: Clinic,
+    hours_since_procedure: float | None, clinic: Clinic, asked: str | None = None,
+    concerning_answer: str | None = None,
 ) -> Reading:  # fmt: skip
+    """Triage one message. ``asked`` is the question's text as the patient got it and
+    ``concerning_answer`` the pinned step's "yes"/"no" that means trouble; like the
+    question key they only go with a yes/no question."""
     # The question key tells a yes/no parser which answer is the worrying one ("no" to
     # "has the numbness worn off?"); other kinds must not get one, or "7" is read as yes/no.
+    # The same holds for the asked text: a pain question that mentions bruising would
+    # turn a stray "yes" into a bleeding report.
+    yes_no = expects in YES_NO_KINDS
     result = triage(
         text, expects=expects, lang=lang, hours_since_procedure=hours_since_procedure,
         thresholds=thresholds_for(clinic),
-        question=question if expects in ("yes_no", "symptom_check") else None,
+        question=question if yes_no else None,
+        asked=asked if yes_no else None,
+        concerning_answer=concerning_answer if yes_no else None,
     )  # fmt: skip
     return Reading(
         severity=str(result.severity),
         categories=list(result.categories),
         parsed=dict(result.parsed),
         needs_clarification=bool(result.needs_clarification),
+        reaction=result.reaction,
     )
 
 
 def read_safely(
     text: str, *, expects: str | None, question: str | None, lang: str,
-    hours_since_procedure: float | None, clinic: Clinic,
+    hours_since_procedure: float | None, clinic: Clinic, asked: str | None = None,
+    concerning_answer: str | None = None,
 ) -> Reading:  # fmt: skip
     """:func:`read`, except that an engine failure reads as urgent instead of losing the
     message: a nurse looks at what we could not, within the urgent window."""
     try:
         return read(text, expects=expects, question=question, lang=lang,
-                    hours_since_procedure=hours_since_procedure, clinic=clinic)  # fmt: skip
+                    hours_since_procedure=hours_since_procedure, clinic=clinic, asked=asked,
+                    concerning_answer=concerning_answer)  # fmt: skip
     except Exception:
         # Never the text in the log; the traceback points at the rule that broke.
         log.exception("triage failed (expects=%s); flagging the message as urgent", expects)

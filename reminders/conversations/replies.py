@@ -4,20 +4,29 @@ Loop protection: another robot (an auto-responder, a carrier bot) can answer our
 auto-reply with its own, forever. At most ``MAX_PER_HOUR`` auto-replies go to one number
 in an hour, and an unknown number gets one generic line a day at most. Opt-out and
 opt-in confirmations are exempt: they only follow a change of state, so they cannot loop.
+Emergency and crisis replies are exempt too: a patient who has already had three answers
+this hour and now reports an emergency still gets "call now". A loop cannot feed on it,
+since a robot's chatter is not read as an emergency.
+
+A reply about self-harm (category ``self_harm``) is a crisis: its own reply names the
+clinic's crisis line (US default 988, call or text) and the emergency number.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reminders.clinics.models import Clinic
+from reminders.clinics.models import DEFAULT_CRISIS_LINE, Clinic
 from reminders.conversations import texts
 from reminders.conversations.models import InboundMessage
 
 MAX_PER_HOUR = 3
+CRISIS_CATEGORIES = frozenset({"self_harm"})
+CRISIS_TEMPLATE = "auto_reply_crisis"
 UNKNOWN_SENDER_EVERY = timedelta(hours=24)
 _BY_SEVERITY = {
     "emergency": "auto_reply_emergency",
@@ -43,7 +52,17 @@ def recent_replies(
     )
 
 
-def may_reply(*, session: Session, inbound: InboundMessage, now: datetime) -> bool:
+def is_crisis(categories: Collection[str]) -> bool:
+    return not CRISIS_CATEGORIES.isdisjoint(categories)
+
+
+def may_reply(
+    *, session: Session, inbound: InboundMessage, now: datetime, severity: str | None = None,
+    categories: Collection[str] = (),
+) -> bool:  # fmt: skip
+    """At most MAX_PER_HOUR auto-replies an hour, except for an emergency or a crisis."""
+    if severity == "emergency" or is_crisis(categories):
+        return True
     sent = recent_replies(session=session, sender=inbound.sender, now=now,
                           within=timedelta(hours=1), exclude_id=inbound.id)  # fmt: skip
     return sent < MAX_PER_HOUR
@@ -56,10 +75,14 @@ def may_greet_unknown(*, session: Session, inbound: InboundMessage, now: datetim
 
 
 def severity_reply(
-    *, clinic: Clinic, first_name: str, lang: str, severity: str, answered: bool, now: datetime
-) -> str | None:
-    """Emergency: call now. Urgent: a nurse will call, what to do if worse. Routine: thanks,
+    *, clinic: Clinic, first_name: str, lang: str, severity: str, answered: bool, now: datetime,
+    categories: Collection[str] = (),
+) -> str | None:  # fmt: skip
+    """Crisis (self-harm): the crisis line and the emergency number, whatever the severity.
+    Emergency: call now. Urgent: a nurse will call, what to do if worse. Routine: thanks,
     the team will reply. None: a short thanks for an answer, nothing for chit-chat."""
+    if is_crisis(categories):
+        return crisis_reply(clinic=clinic, first_name=first_name, lang=lang)
     if severity == "none" and not answered:
         return None
     template = _BY_SEVERITY.get(severity, "auto_reply_routine")
@@ -71,6 +94,23 @@ def severity_reply(
         # The one answer that must go out even with a broken template.
         text = f"If you feel very unwell or cannot breathe, call {clinic.emergency_number} now."
     return text
+
+
+def crisis_reply(*, clinic: Clinic, first_name: str, lang: str) -> str:
+    """The crisis line and the emergency number, in the patient's language."""
+    context = {**texts.clinic_context(clinic, first_name), "crisis_line": _crisis_line(clinic)}
+    text = texts.render(CRISIS_TEMPLATE, lang, context)
+    if text is None:
+        # Like the emergency reply, this one goes out even with a broken template.
+        line, emergency = _crisis_line(clinic), clinic.emergency_number
+        text = (f"Llame o envíe un mensaje de texto al {line}. Si corre peligro, llame al "
+                f"{emergency}." if lang == "es" else
+                f"Call or text {line} now. If you are in danger, call {emergency}.")  # fmt: skip
+    return text
+
+
+def _crisis_line(clinic: Clinic) -> str:
+    return clinic.crisis_line or DEFAULT_CRISIS_LINE
 
 
 def keyword_reply(*, clinic: Clinic, lang: str, kind: str) -> str | None:

@@ -24,6 +24,7 @@ from reminders.conversations.flagging import raise_concern
 from reminders.conversations.models import IGNORED, STAFF, UNKNOWN, InboundMessage
 from reminders.conversations.patient import from_patient
 from reminders.conversations.reading import at_least, detect_keyword, read_safely
+from reminders.patients import consent
 from reminders.patients.models import Patient
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,25 @@ def receive_sms(
     if patient is None:
         clinic = session.scalar(select(Clinic).where(Clinic.sms_from == to).limit(1))
         return _from_unknown(session, now, inbound, clinic, text)
+    if twilio_keyword in ("STOP", "START"):
+        _carrier_consent(session, now, inbound, patient, twilio_keyword, body)
     flow = from_patient(session=session, now=now, inbound=inbound, patient=patient, text=text)
     return _finish(session, now, inbound, flow.replies, flow.alert_ids)
+
+
+def _carrier_consent(
+    session: Session, now: datetime, inbound: InboundMessage, patient: Patient,
+    twilio_keyword: str, body: str,
+) -> None:  # fmt: skip
+    """Twilio's Advanced Opt-Out has already blocked (or unblocked) the number: record it as
+    the carrier's doing. Twilio sends its own confirmation, so the keyword handling that
+    follows finds nothing left to change and sends none of ours."""
+    match = detect_keyword(body, opted_out=twilio_keyword == "START")
+    expected = "opt_out" if twilio_keyword == "STOP" else "opt_in"
+    keyword = match.keyword if match is not None and match.kind == expected else None
+    change = consent.revoke if twilio_keyword == "STOP" else consent.restore
+    change(session=session, patient=patient, channel="sms", now=now, via="carrier_opt_out",
+           keyword=keyword or twilio_keyword.lower(), inbound_message_id=inbound.id)  # fmt: skip
 
 
 def receive_email(

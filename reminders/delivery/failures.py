@@ -22,6 +22,7 @@ from reminders.delivery.models import SendAttempt
 from reminders.delivery.prepare import Ready
 from reminders.delivery.record import attempt_count, backoff, finish
 from reminders.enrollments.models import FAILED, PENDING, Enrollment, ScheduledMessage
+from reminders.patients import consent
 from reminders.patients.models import Patient
 
 
@@ -83,8 +84,11 @@ def handle_failure(
         done = finish(session, claim, FAILED, reason, now)
     if not done:
         return "stale", str(code)
-    if exc.opts_out and item.channel == "sms" and patient.sms_opted_out_at is None:
-        patient.sms_opted_out_at = now
+    if exc.opts_out and item.channel == "sms":
+        # 21610: the patient texted STOP to the carrier, which now refuses our texts. No
+        # keyword: we never saw the message; the attempt row keeps the error code.
+        consent.revoke(session=session, patient=patient, channel="sms", now=now,
+                       via="provider_error")  # fmt: skip
     clinic = session.get_one(Clinic, msg.clinic_id)
     open_concern(
         session=session,

@@ -45,3 +45,26 @@ class Procedure(Base):
     diagnostic: Mapped[bool] = mapped_column(default=False)
     follow_up_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsentEvent(Base):
+    """When and how a patient's consent to messages on one channel was revoked or restored.
+
+    The opt-out stamp on ``patients`` says where things stand; this is the record behind it
+    (a carrier or a regulator asks *when* and *how*). ``keyword`` is the matched keyword or
+    phrase, folded, never the message itself.
+    """
+
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_patient", "patient_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    action: Mapped[str] = mapped_column(String(10))  # revoked | restored
+    at: Mapped[datetime]
+    # patient_keyword | carrier_opt_out (Twilio OptOutType) | provider_error (21610) | staff
+    via: Mapped[str] = mapped_column(String(20))
+    keyword: Mapped[str | None] = mapped_column(String(100))
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))

@@ -14,6 +14,7 @@ from reminders.conversations.models import Concern, InboundMessage
 from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import Enrollment, ScheduledMessage
 from reminders.enrollments.service import NotFound
+from reminders.patients import consent
 from reminders.patients.models import Patient, Procedure
 from reminders.protocols.models import ProtocolVersion
 
@@ -67,7 +68,7 @@ class EnrollmentView:
 @dataclass(frozen=True)
 class Event:
     at: datetime
-    kind: str  # message | reply | concern
+    kind: str  # message | reply | concern | consent
     item: Any
 
 
@@ -163,6 +164,9 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
         if "glucose" in found:
             glucose.append((reply.received_at, found["glucose"]))
     events.extend(Event(c.created_at, "concern", c) for c in concerns)
-    order = {"message": 0, "reply": 1, "concern": 2}
+    # A STOP and the opt-out it caused share a moment: the reply first, then the change.
+    events.extend(Event(e.at, "consent", e)
+                  for e in consent.history(session=session, patient_id=patient.id))  # fmt: skip
+    order = {"message": 0, "reply": 1, "consent": 2, "concern": 3}
     events.sort(key=lambda e: (e.at, order[e.kind]))
     return Timeline(patient, list(views.values()), replies, concerns, events, pain, glucose)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reminders import rendering
 from reminders.protocols.loader import Problem, ProtocolDef, ProtocolError, load_protocols
-from reminders.protocols.spec import ANSWER_KINDS
+from reminders.protocols.spec import ANSWER_KINDS, missing_concerning_answer
 
 LANGUAGES = ("en", "es")
 
@@ -28,13 +28,16 @@ def check_all(dirs: Sequence[Path]) -> list[Problem]:
 def check_protocol(
     protocol: ProtocolDef, sources: Mapping[str, str], paths: Mapping[str, str] | None = None
 ) -> list[Problem]:
-    """Unknown answer kinds, missing translations, unknown variables, > 3 SMS segments."""
+    """Unknown answer kinds, a yes/no question that does not say which answer means
+    trouble, missing translations, unknown variables, > 3 SMS segments."""
     paths = paths or {}
     problems: list[Problem] = []
     where = f"protocols/{protocol.key}.yaml"
     for step in protocol.steps:
         if step.expects is not None and step.expects not in ANSWER_KINDS:
             problems.append(Problem(where, None, f"step {step.key}: unknown answer kind"))
+        if (missing := missing_concerning_answer(step)) is not None:
+            problems.append(Problem(where, None, missing))
         for lang in LANGUAGES:
             name = f"{step.template}.{lang}"
             source = sources.get(name)

@@ -19,7 +19,7 @@ from reminders.protocols.loader import (
     template_dirs,
 )
 from reminders.protocols.models import ProtocolVersion
-from reminders.protocols.spec import Step
+from reminders.protocols.spec import SpecError, Step, missing_concerning_answer
 from reminders.rendering import load_template_sources
 
 
@@ -172,7 +172,11 @@ def update_draft(
 def publish(*, session: Session, version: ProtocolVersion) -> ProtocolVersion:
     if version.status != "draft":
         raise ImmutableVersion(f"{version.key} v{version.version} is already {version.status}")
-    steps_from_snapshot(version.steps)
+    # A draft may be saved half-written; a published yes/no question must say which
+    # answer means trouble, or a clinic's own question would be read blind.
+    for step in steps_from_snapshot(version.steps):
+        if (missing := missing_concerning_answer(step)) is not None:
+            raise SpecError(missing)
     version.status = "published"
     version.published_at = utcnow()
     return version

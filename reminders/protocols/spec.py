@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from datetime import time, timedelta
 from typing import Any, Literal
 
+from reminders.triage.questions import lookup
+
 ANSWER_KINDS = frozenset({"pain_score", "yes_no", "glucose", "symptom_check"})
+# Answer kinds that ask a yes/no question, so one of the two answers means trouble.
+YES_NO_KINDS = frozenset({"yes_no", "symptom_check"})
 CHANNELS = frozenset({"preferred", "sms", "email"})
 INJECTATES = ("corticosteroid", "hyaluronic_acid", "prp", "anesthetic_only")
 SIDES = frozenset({"left", "right", "bilateral"})
@@ -34,6 +38,7 @@ STEP_FIELDS = frozenset(
         "when",
         "template",
         "expects",
+        "concerning_answer",
         "expires",
         "answer_window",
         "time_critical",
@@ -121,6 +126,9 @@ class Step:
     template: str
     expires: timedelta
     expects: str | None = None
+    # Which answer to a yes/no step means trouble ("yes" | "no"); None when the step is
+    # not yes/no, or when an older snapshot of a clinic's own question never said.
+    concerning_answer: str | None = None
     answer_window: timedelta | None = None
     time_critical: bool = False
     channel: str = "preferred"
@@ -282,6 +290,7 @@ def parse_step(raw: Mapping[str, Any]) -> Step:
     expects = raw.get("expects")
     if expects is not None and expects not in ANSWER_KINDS:
         raise SpecError(f"step {key}: expects {expects!r} is not one of {sorted(ANSWER_KINDS)}")
+    concerning = _concerning_answer(key, expects, raw.get("concerning_answer"))
     channel = raw.get("channel", "preferred")
     if channel not in CHANNELS:
         raise SpecError(f"step {key}: channel {channel!r} is not one of {sorted(CHANNELS)}")
@@ -304,6 +313,7 @@ def parse_step(raw: Mapping[str, Any]) -> Step:
             template=str(raw.get("template") or key),
             expires=expires,
             expects=expects,
+            concerning_answer=concerning,
             answer_window=parse_duration(answer_window) if answer_window else None,
             time_critical=time_critical,
             channel=channel,
@@ -318,3 +328,40 @@ def parse_step(raw: Mapping[str, Any]) -> Step:
         )
     except SpecError as exc:
         raise SpecError(f"step {key}: {exc}") from None
+
+
+def _concerning_answer(key: str, expects: str | None, value: Any) -> str | None:
+    """The declared ``concerning_answer``, else the known question's, else None.
+
+    YAML 1.1 reads a bare ``yes``/``no`` as true/false, so booleans mean the same words.
+    Whether a missing value is acceptable is the checker's call (``missing_concerning_answer``):
+    a pinned snapshot from before the field existed must still load.
+    """
+    if value is True or value is False:
+        value = "yes" if value else "no"
+    if value is not None:
+        if value not in ("yes", "no"):
+            raise SpecError(f"step {key}: concerning_answer must be yes or no, not {value!r}")
+        if expects not in YES_NO_KINDS:
+            raise SpecError(
+                f"step {key}: concerning_answer only applies to expects "
+                f"{' or '.join(sorted(YES_NO_KINDS))}"
+            )
+        return str(value)
+    question = lookup(key) if expects in YES_NO_KINDS else None
+    return question.concerning if question is not None else None
+
+
+def missing_concerning_answer(step: Step) -> str | None:
+    """The problem when a yes/no step does not say which answer means trouble.
+
+    A clinic's own question ("Did you take your evening insulin?") cannot be read the
+    right way round without it, so publishing such a step is refused; a known question
+    (``reminders.triage.questions``) brings its own.
+    """
+    if step.expects in YES_NO_KINDS and step.concerning_answer is None:
+        return (
+            f"step {step.key}: concerning_answer is required for a yes/no question "
+            "(which answer means trouble: yes or no)"
+        )
+    return None

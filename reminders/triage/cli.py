@@ -7,7 +7,9 @@ One output line per input line, in order, so outputs can be zipped with inputs:
 
 Fields: ``text`` (string, required), ``expects`` ("pain_score" | "yes_no" | "glucose" |
 "symptom_check" | null), ``lang`` ("en" | "es"), ``hours_since_procedure`` (number >= 0),
-``question`` (a key from ``questions.py``, e.g. "numbness_worn_off"), all optional but
+``question`` (a key from ``questions.py``, e.g. "numbness_worn_off"), ``asked`` (the
+question's text as sent, a string of at most 1600 characters) and ``concerning_answer``
+("yes" | "no" | null: which answer to a yes/no question means trouble), all optional but
 ``text``; other keys are ignored. A bad line (not JSON, not an object, a missing or
 mistyped field, an unknown ``expects``) produces ``{"error": "<field>: <problem>"}`` on its
 line and processing goes on. A blank line also produces an error line, so line N of the
@@ -22,8 +24,12 @@ import sys
 from typing import Any, TextIO
 
 from reminders.triage.classify import triage
-from reminders.triage.model import EXPECTS, LANGS
+from reminders.triage.model import ANSWERS, EXPECTS, LANGS
 from reminders.triage.questions import known_keys, lookup
+
+# The longest body an SMS provider will send (Twilio error 21617): anything longer
+# cannot be the text of a question we sent.
+MAX_ASKED_CHARS = 1600
 
 
 class _BadLine(ValueError):
@@ -60,7 +66,24 @@ def _request(line: str) -> dict[str, Any]:
     question = row.get("question")
     if question is not None and (not isinstance(question, str) or lookup(question) is None):
         raise _BadLine(f"question: must be one of {', '.join(known_keys())}")
-    return {"text": text, "expects": expects, "lang": lang, "hours": hours, "question": question}
+    asked = row.get("asked")
+    if asked is not None:
+        if not isinstance(asked, str):
+            raise _BadLine(f"asked: must be a string, got {_kind(asked)}")
+        if len(asked) > MAX_ASKED_CHARS:
+            raise _BadLine(f"asked: must be at most {MAX_ASKED_CHARS} characters")
+    concerning = row.get("concerning_answer")
+    if concerning is not None and concerning not in ANSWERS:
+        raise _BadLine("concerning_answer: must be yes, no or null")
+    return {
+        "text": text,
+        "expects": expects,
+        "lang": lang,
+        "hours": hours,
+        "question": question,
+        "asked": asked,
+        "concerning_answer": concerning,
+    }
 
 
 def _kind(value: Any) -> str:
@@ -81,6 +104,8 @@ def run(stdin: TextIO, stdout: TextIO) -> int:
                 lang=req["lang"],
                 hours_since_procedure=None if req["hours"] is None else float(req["hours"]),
                 question=req["question"],
+                asked=req["asked"],
+                concerning_answer=req["concerning_answer"],
             )
             out = result.to_json()
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")

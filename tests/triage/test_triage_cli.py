@@ -64,6 +64,11 @@ def test_the_question_key_and_hours_are_used() -> None:
         ('{"text": "7", "hours_since_procedure": NaN}', "hours_since_procedure"),
         ('{"text": "7", "hours_since_procedure": -1}', "hours_since_procedure"),
         ('{"text": "7", "question": "how are you"}', "question"),
+        ('{"text": "7", "asked": 5}', "asked"),
+        ('{"text": "7", "asked": ["Did you take it?"]}', "asked"),
+        ('{"text": "7", "concerning_answer": "maybe"}', "concerning_answer"),
+        ('{"text": "7", "concerning_answer": true}', "concerning_answer"),
+        ('{"text": "7", "concerning_answer": "YES"}', "concerning_answer"),
     ],
 )
 def test_a_bad_line_gets_an_error_naming_the_field_and_the_rest_go_on(
@@ -75,6 +80,46 @@ def test_a_bad_line_gets_an_error_naming_the_field_and_the_rest_go_on(
     assert set(out[1]) == {"error"} and str(out[1]["error"]).startswith(f"{field}:")
     stop = {"severity": "none", "categories": ["opt_out"], "parsed": {"keyword": "opt_out"}}
     assert out[2] == stop
+
+
+INSULIN = "Did you take your evening insulin?"
+
+
+def test_asked_and_concerning_answer_read_a_clinics_own_question_the_right_way_round() -> None:
+    """Riverside Ortho asks its own question, where "no" is the worrying answer."""
+    row = {"expects": "yes_no", "asked": INSULIN}
+    _, out = _run([
+        json.dumps({**row, "text": "Nope", "concerning_answer": "no"}),
+        json.dumps({**row, "text": "yep", "concerning_answer": "no"}),
+        json.dumps({**row, "text": "Nope", "concerning_answer": "yes"}),
+        json.dumps({**row, "text": "yep", "concerning_answer": None}),
+    ])
+    assert [(o["severity"], o["parsed"]) for o in out] == [
+        ("routine", {"answer": "no"}),
+        ("none", {"answer": "yes"}),
+        ("none", {"answer": "no"}),
+        # Without the field nobody knows which answer is bad: a person reads it.
+        ("routine", {"answer": "yes"}),
+    ]
+
+
+def test_asked_may_be_as_long_as_one_sms_and_no_longer() -> None:
+    _, out = _run([
+        json.dumps({"text": "yes", "asked": "a" * 1600}),
+        json.dumps({"text": "yes", "asked": "a" * 1601}),
+    ])
+    assert "severity" in out[0]
+    assert out[1] == {"error": "asked: must be at most 1600 characters"}
+
+
+def test_a_bad_concerning_answer_says_what_is_allowed() -> None:
+    _, out = _run([json.dumps({"text": "no", "concerning_answer": "nope"})])
+    assert out == [{"error": "concerning_answer: must be yes, no or null"}]
+
+
+def test_errors_never_echo_the_question_text() -> None:
+    _, out = _run([json.dumps({"text": "no", "asked": "Maria, " + "x" * 1600})])
+    assert "Maria" not in str(out[0]["error"])
 
 
 def test_errors_never_echo_the_patients_words() -> None:
