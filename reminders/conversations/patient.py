@@ -52,7 +52,9 @@ def from_patient(
     keyword = detect_keyword(text, opted_out=_opted_out(patient, inbound.channel))
     if keyword is not None:
         _apply_keyword(session, now, inbound, patient, clinic, keyword, flow)
-        if not keyword.has_extra:
+        # A bare HELP after an injection may be a plea: it gets the help text *and* is
+        # read like any message (urgent), so a person calls back today.
+        if not keyword.has_extra and keyword.kind != "help":
             return flow
 
     question = None

@@ -68,7 +68,7 @@ WEAK_RESOLUTION = frozenset(
 )
 # Spanish "fue/paso/ido" resolve only after "se" ("se fue", "se me paso"): alone they are
 # "was" or "happened".
-NEEDS_SE = frozenset({"fue", "fueron", "paso", "ido", "quito", "quitaron"})
+NEEDS_SE = frozenset({"fue", "fueron", "paso", "ido", "quito", "quitaron", "paro"})
 PRONOUN_OPENERS = frozenset(
     {"it", "its", "that", "thats", "they", "theyre", "both", "ya", "now", "which"}
 )

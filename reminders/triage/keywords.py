@@ -60,7 +60,8 @@ _OBJECTS = frozenset(
      "notifications", "alert", "alerts", "email", "emails", "checkin", "checkins", "list",
      "number", "subscription", "mensaje", "mensajes", "mensajitos", "msj", "msjs", "texto",
      "textos", "recordatorio", "recordatorios", "notificaciones", "alertas", "lista",
-     "numero", "correo", "correos", "suscripcion"}
+     "numero", "correo", "correos", "suscripcion", "phone", "cellphone", "telefono", "cel",
+     "celular"}
 )
 # May stand between the verb and the object ("stop all these daily text messages").
 _DETS = frozenset(
@@ -88,12 +89,18 @@ _CONTACTING = frozenset(
 # "stop sending …" needs to be about messages ("stop sending the pills" is not).
 _SENDING = frozenset({"sending", "mandando", "enviando", "mandandome", "enviandome"})
 _ME = frozenset({"me", "us", "nos"})
+_FROM_THIS = frozenset({"de", "esto", "eso", "aqui", "todo"})
+_RELATIVES = frozenset(
+    {"dad", "mom", "mum", "mother", "father", "husband", "wife", "son", "daughter", "grandma",
+     "grandpa", "grandmother", "grandfather", "aunt", "uncle", "brother", "sister", "partner"}
+)
 _THESE = frozenset({"these", "them", "those", "this", "it", "estos", "esos", "eso", "esto"})
 # Harmless words after an opt-out phrase ("don't text me anymore please").
 _AFTER_OK = frozenset(
     {"please", "pls", "plz", "now", "anymore", "already", "again", "ever", "immediately",
      "asap", "ya", "mas", "thanks", "thank", "you", "to", "on", "por", "favor", "gracias",
-     "nunca", "forever", "altogether", "completely", "ok", "okay"}
+     "nunca", "forever", "altogether", "completely", "ok", "okay", "porfa", "plis", "porfis",
+     "pliz"}
 )
 # "don't text me at night": a preference about timing, for staff, not an opt-out.
 _TIMING = frozenset(
@@ -132,7 +139,8 @@ _QUIT_DOING = frozenset({"deja", "dejen", "dejar", "deje", "dejan", "dejes", "de
 _WRITE_ME = frozenset(
     {"escribirme", "escribirnos", "contactarme", "textearme", "molestarme", "llamarme",
      "enviarme", "mandarme", "enviarnos", "mandarnos", "escribir", "enviar", "mandar",
-     "contactar", "textear", "molestar"}
+     "contactar", "textear", "molestar", "mandarle", "enviarle", "escribirle", "textearle",
+     "mandarles", "enviarles", "escribirles"}
 )
 _ENOUGH = frozenset({"basta", "enough", "done", "suficiente"})
 _ANYWHERE = frozenset(
@@ -315,6 +323,9 @@ def _stop_verb(clause: Sequence[str]) -> Span:
             aimed = to_me or clause[k].endswith("me")
             if clause[k] in _CONTACTING and aimed:
                 return i, m  # "stop texting me so much"
+            if clause[k] in _CONTACTING and clause[k + 1 : k + 2] in (["my"], ["his"], ["her"]) \
+                    and clause[k + 2 : k + 3] and clause[k + 2] in _RELATIVES:
+                return i, k + 3  # a caregiver: "stop messaging my dad please"
             if (clause[k] in _CONTACTING or aimed) and all(w in _AFTER_OK for w in clause[m:]):
                 return i, m  # "stop sending me", "quit texting"; not "stop sending the pills"
             if clause[m:m + 1] and all(w in _THESE | _AFTER_OK for w in clause[m:]):
@@ -401,6 +412,8 @@ def _remove_me(clause: Sequence[str]) -> Span:
                 return i, obj
             if all(x in _AFTER_OK for x in clause[k:]):
                 return i, k
+        elif w in _REMOVE_ME_ES and all(x in _AFTER_OK | _FROM_THIS for x in clause[i + 1 :]):
+            return i, i + 1  # "bórrenme ya de esto": the verb itself says "remove me"
         elif w in _REMOVE_ME_ES or (w == "me" and i + 1 < len(clause)
                                      and clause[i + 1] in _REMOVE - {"take"}):  # fmt: skip
             k = i + (1 if w in _REMOVE_ME_ES else 2)

@@ -17,6 +17,7 @@ from reminders.triage.parse import Glucose, PainScore, Temperature, YesNo
 from reminders.triage.questions import Question
 from reminders.triage.scan import ALL_CONCEPTS, Findings, Hit
 
+_SMALL = frozenset({"little", "bit", "slight", "slightly", "tiny", "poco", "poquito", "barely"})
 _RECURRING = frozenset({"again", "keeps", "restarted", "otra", "nuevo", "volvio", "sigue"})
 E, U, R = Severity.EMERGENCY, Severity.URGENT, Severity.ROUTINE
 _OTHER_SUBJECTS = ("redness", "swelling", "bruise", "numb", "weakness", "hives", "itch", "bleed")
@@ -85,7 +86,9 @@ def emergencies(c: Context, v: Verdict) -> None:
         else:
             v.add(E, "allergic_reaction" if f.has(*_ALLERGY) else "other", "fainted or passed out")
     for h in f.active("bleed_uncontrolled"):
-        v.add(U if f.minimized(h) else E, "bleeding", "bleeding that will not stop")
+        # Only words about amount soften it: "the shot spot keeps bleeding" is a place.
+        small = any(t in _SMALL for t in f.window(h))
+        v.add(U if small else E, "bleeding", "bleeding that will not stop")
     if f.has("rigors"):
         v.add(E, "infection", "rigors / shaking chills")
     if (c.fever() or f.has("chills")) and f.has("shaking"):

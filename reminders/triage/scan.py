@@ -178,6 +178,8 @@ def _resolved(doc: Doc, hit_first: int, last: int, seg: int, mild: bool) -> bool
     if _has_resolution(words, mild):
         return True
     before = [toks[i] for i in range(max(0, hit_first - 4), hit_first) if segs[i] == seg]
+    if (before and before[-1] == "stopped") or before[-2:] == ["paro", "de"]:
+        return True  # "stopped bleeding", "ya paro de sangrar"
     if ("se" in before or "ya" in before) and any(w in cues.STRONG_RESOLUTION for w in before):
         return True  # "se me quito el entumecimiento", "ya paro el sangrado"
     # "had a fever last night but it's gone now": a pronoun clause right after.
@@ -197,7 +199,7 @@ def _has_resolution(words: list[str], mild: bool) -> bool:
             return False  # "has not gone", "no se ha ido" stay unresolved
         if w in cues.NEEDS_SE and "se" not in words[:k]:
             continue
-        if w == "down" and k + 1 < len(words) and words[k + 1] in {"my", "the", "to", "into", "mi"}:
+        if w == "down" and k + 1 < len(words) and words[k + 1] in _DIRECTION_AFTER:
             continue  # "tingling down my leg" is a direction, not an improvement
         if w in cues.STRONG_RESOLUTION or (w == "away" and k > 0):
             return True
@@ -206,6 +208,8 @@ def _has_resolution(words: list[str], mild: bool) -> bool:
     return False
 
 
+_DIRECTION_AFTER = frozenset({"my", "the", "to", "into", "mi", "both", "his", "her", "past",
+                              "towards", "toward", "their", "la", "el", "hacia"})
 _WEAK_CONTEXT = re.compile(r"\b(?:que|hago|debo|llamo|llamar|normal|preocup\w*)\b")
 
 

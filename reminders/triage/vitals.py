@@ -178,8 +178,11 @@ def temperature_in(doc: Doc, *, asked_about_fever: bool = False) -> Temperature 
     found: dict[int, tuple[numbers.Number, float]] = {}
     for num in numbers.find_numbers(toks):
         v = num.value
-        bare_reading = asked_about_fever and num.unit is None and (
-            (37.5 <= v <= 42.5 and not v.is_integer()) or 99.5 <= v <= 107)
+        # A decimal in the fever range is a temperature whatever the words around it
+        # ("¿es normal tener 38.3?"); a bare integer only when the question was fever.
+        in_range = 37.5 <= v <= 42.5 or 99.5 <= v <= 107
+        bare_reading = num.unit is None and in_range and (
+            not v.is_integer() or asked_about_fever)
         if (num.unit != "temp" and not bare_reading
                 and not numbers.near(toks, segs, num.index, TEMP_WORDS, 4, 1)):  # fmt: skip
             continue

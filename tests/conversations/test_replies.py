@@ -101,12 +101,14 @@ def test_start_and_yes_opt_back_in_but_yes_is_an_answer_otherwise(
     assert session.get_one(InboundMessage, again.inbound_id).kind == "opt_in"
 
 
-def test_help_gets_the_clinic_contact_text(
+def test_help_gets_the_clinic_contact_text_and_a_call_back(
     session: Session, alice: Enrollment, riverside: Clinic, now: datetime
 ) -> None:
     handled = text(session, now + hours(1), "HELP")
     assert "Riverside Ortho" in handled.replies[0] and "312-555-0100" in handled.replies[0]
-    assert concerns(session) == []
+    # After an injection a bare HELP may be a plea: a person calls back today.
+    [concern] = concerns(session)
+    assert concern.severity == "urgent"
 
 
 def test_an_emergency_tells_alice_to_call_911_and_pages_on_call(

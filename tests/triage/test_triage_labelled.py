@@ -79,3 +79,16 @@ def test_the_eval_script_fails_when_a_red_flag_is_missed(tmp_path: Path) -> None
                           text=True, check=False, cwd=ROOT)
     assert done.returncode == 1
     assert "FAIL" in done.stdout and "ok thanks" in done.stdout
+
+
+BLIND = sorted((HERE / "blind").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", BLIND, ids=[p.stem for p in BLIND])
+def test_blind_batches_turned_tuning_sets_keep_the_safety_targets(path: Path) -> None:
+    """Batches written blind by people who never saw the rules; scored before tuning
+    (docs/triage.md records those first scores), now part of the tuning set. Language
+    parity is reported in the docs, not asserted on these small per-language slices."""
+    report = run(load(path))
+    failures = [f for f in report.failures() if "gap > 2 points" not in f]
+    assert not failures, failures
