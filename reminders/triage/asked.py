@@ -8,6 +8,7 @@ numbness rules (and its hours), and "all good" to "Any fever or pus?" is a no.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 from reminders.triage.questions import QUESTIONS, Answer, Question
@@ -28,6 +29,7 @@ _CATEGORY_BY_CONCEPT = {
 }
 
 
+@lru_cache(maxsize=512)  # the same few questions are asked of every patient
 def question_from_text(asked: str, concerning: Answer | None) -> Question | None:
     """The question behind ``asked``; ``None`` when there is nothing to go on.
 

@@ -52,6 +52,8 @@ class Findings:
         self._by: dict[str, list[Hit]] = {}
         for h in hits:
             self._by.setdefault(h.concept, []).append(h)
+        # Rules and criteria ask "is X present?" hundreds of times per reply.
+        self._active = frozenset(h.concept for h in hits if h.active)
 
     def all(self, name: str) -> list[Hit]:
         return self._by.get(name, [])
@@ -60,7 +62,7 @@ class Findings:
         return [h for h in self._by.get(name, []) if h.active]
 
     def has(self, *names: str) -> bool:
-        return any(h.active for n in names for h in self._by.get(n, []))
+        return not self._active.isdisjoint(names)
 
     def hypothetical(self) -> list[Hit]:
         return [h for h in self.hits if h.hypothetical and not h.negated]

@@ -38,7 +38,8 @@ def fold(text: str) -> str:
     """Lower-case, accent-free, apostrophe-free text with emoji turned into words."""
     text = _SKIN_TONES.sub("", text.translate(_EMOJI))
     # Other pictographs are noise ("nope 😄"): drop them so they do not split phrases.
-    text = "".join(c for c in text if not (ord(c) > 0x2000 and unicodedata.category(c) == "So"))
+    if not text.isascii():
+        text = "".join(c for c in text if ord(c) < 0x2000 or unicodedata.category(c) != "So")
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
