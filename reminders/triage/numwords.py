@@ -47,6 +47,10 @@ def _value(tokens: list[str]) -> int | None:
             and words[1] in _TENS and (len(words) == 2 or words[2] in _UNITS)):  # fmt: skip
         rest = _TENS[words[1]] + (_UNITS[words[2]] if len(words) == 3 else 0)
         return _UNITS[words[0]] * 100 + rest
+    # "three ten", "two fifteen": hundreds and a teen.
+    if (len(words) == 2 and words[0] in _UNITS and _UNITS[words[0]] < 10
+            and words[1] in _UNITS and 10 <= _UNITS[words[1]] < 20):  # fmt: skip
+        return _UNITS[words[0]] * 100 + _UNITS[words[1]]
     while i < len(words):
         w = words[i]
         if w in _HUNDREDS:
@@ -74,6 +78,12 @@ def collapse(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i, n = 0, len(tokens)
     while i < n:
+        # "4 cientos", "3 hundred": a digit times a hundred word.
+        if (tokens[i].isdigit() and len(tokens[i]) == 1 and i + 1 < n
+                and tokens[i + 1] in {"hundred", "cientos"}):  # fmt: skip
+            out.append(str(int(tokens[i]) * 100))
+            i += 2
+            continue
         start = i
         if tokens[i] == "a" and i + 1 < n and tokens[i + 1] in _HUNDRED:
             i += 1
@@ -84,7 +94,9 @@ def collapse(tokens: list[str]) -> list[str]:
             j += 1
         run = tokens[start:j]
         words = [t for t in run if t not in _AND and t != "a"]
-        big = any(t in _TENS or t in _HUNDREDS or t in _HUNDRED for t in words)
+        big = any(t in _TENS or t in _HUNDREDS or t in _HUNDRED for t in words) or (
+            len(words) == 2 and words[1] in _UNITS and _UNITS[words[1]] >= 10
+            and words[0] in _UNITS and _UNITS[words[0]] < 10)
         value = _value(run) if big and (len(words) >= 2 or words[0] not in _AMBIGUOUS) else None
         if value is not None and (len(words) >= 2 or words[0] not in _TENS or value >= 20):
             out.append(str(value))

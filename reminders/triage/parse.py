@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from reminders.triage import numbers
+from reminders.triage.numbers import to_float as to_number
 from reminders.triage.questions import Answer, Question, lookup
 from reminders.triage.text import Doc, make_doc, squash
 from reminders.triage.vitals import (
@@ -117,6 +118,8 @@ def _candidate(doc: Doc, num: numbers.Number, short: bool) -> numbers.Number | N
     ):
         return None  # "the left one hurts" is not a score of 1
     prev = toks[num.index - 1] if num.index else ""
+    if prev in {"not", "ni"} and num.index >= 2 and to_number(toks[num.index - 2]) is not None:
+        return None  # "I meant 3 not 8": the 8 is the one taken back
     if prev in {"$", "#", "at", "las", "every", "cada"} and not num.out_of_ten:
         return None  # money, list items, clock times ("at 7", "a las 7")
     if set(toks[num.end + 1 : num.end + 3]) & numbers.DRUGS:

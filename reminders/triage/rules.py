@@ -17,6 +17,7 @@ from reminders.triage.parse import Glucose, PainScore, Temperature, YesNo
 from reminders.triage.questions import Question
 from reminders.triage.scan import ALL_CONCEPTS, Findings, Hit
 
+_BLEEDING_NOW = frozenset({"bleeding", "bleeds", "sangra", "sangrando", "sangrado", "bleed"})
 _SMALL = frozenset({"little", "bit", "slight", "slightly", "tiny", "poco", "poquito", "barely"})
 _RECURRING = frozenset({"again", "keeps", "restarted", "otra", "nuevo", "volvio", "sigue"})
 E, U, R = Severity.EMERGENCY, Severity.URGENT, Severity.ROUTINE
@@ -58,9 +59,11 @@ class Context:
             return True
         hits = self.f.active("fever")
         if t is not None and t.celsius < 37.5:
-            # "temperature of 36.9" names a temperature, not a fever.
+            # "temperature of 36.9" names a temperature, not a fever; "had a fever scare
+            # but the thermometer said 98.4" measured it away.
             toks = self.f.doc.tokens
-            hits = [h for h in hits if not toks[h.first].startswith(_NAMES_A_TEMPERATURE)]
+            hits = [h for h in hits if not toks[h.first].startswith(_NAMES_A_TEMPERATURE)
+                    and not t.celsius < 37.3]
         return bool(hits)
 
     def glucose_low(self) -> bool:
@@ -223,13 +226,19 @@ def bleeding(c: Context, v: Verdict) -> None:
     for h in f.active("bleed"):
         # "a little bleeding ... again": bleeding that keeps coming back is not spotting.
         again = any(t in _RECURRING for t in f.window(h, before=4, after=6))
-        if f.minimized(h) and not f.intensified(h) and not again:
+        # "bleeding a little from the site" is still bleeding; "a spot of blood on the
+        # plaster" is spotting.
+        active = f.doc.tokens[h.first] in _BLEEDING_NOW
+        if f.minimized(h) and not f.intensified(h) and not again and not active:
             v.add(R, "bleeding", "minor spotting")
         else:
             v.add(U, "bleeding", "bleeding")
     for name, what in (("bruise", "bruise"), ("swelling", "swelling")):
         for h in f.active(name):
-            if f.near(h, "expanding") or f.intensified(h):
+            # "a lump where they injected, like a golf ball and growing": the next clause
+            # still describes it.
+            growing = any(e.seg in (h.seg, h.seg + 2) for e in f.active("expanding"))
+            if growing or f.intensified(h):
                 v.add(U, "bleeding", f"expanding or large {what}")
             elif name == "bruise" or not f.has("redness", "warmth"):
                 v.add(R, "expected_side_effect", f"mild {what}")

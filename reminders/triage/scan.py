@@ -150,7 +150,7 @@ def _postfix_negated(doc: Doc, last: int, covered: set[int]) -> bool:
         return False
     after = j + 1
     # "fever: no" / "fever? no." but not "fever no better" or "fever, no idea why".
-    return after >= n or toks[after] in BOUNDARY_TOKENS or toks[after] in {"tengo", "have", "hay"}
+    return after >= n or toks[after] in BOUNDARY_TOKENS or toks[after] in _AFTER_POSTFIX
 
 
 def _negated_list(doc: Doc, first: int, seg: int) -> bool:
@@ -212,6 +212,8 @@ def _has_resolution(words: list[str], mild: bool) -> bool:
 
 _DIRECTION_AFTER = frozenset({"my", "the", "to", "into", "mi", "both", "his", "her", "past",
                               "towards", "toward", "their", "la", "el", "hacia"})
+# "rash? nope 👍" ("ok"), "fiebre: no, gracias": the answer may trail a courtesy.
+_AFTER_POSTFIX = frozenset({"tengo", "have", "hay", "ok", "thanks", "gracias", "good", "fine"})
 _WEAK_CONTEXT = re.compile(r"\b(?:que|hago|debo|llamo|llamar|normal|preocup\w*)\b")
 
 
