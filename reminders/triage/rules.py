@@ -19,6 +19,7 @@ from reminders.triage.scan import ALL_CONCEPTS, Findings, Hit
 
 _BLEEDING_NOW = frozenset({"bleeding", "bleeds", "sangra", "sangrando", "sangrado", "bleed"})
 _SMALL = frozenset({"little", "bit", "slight", "slightly", "tiny", "poco", "poquito", "barely"})
+_SPOTS = frozenset({"spots", "couple", "manchitas", "puntito", "puntitos", "dots"})
 _RECURRING = frozenset({"again", "keeps", "restarted", "otra", "nuevo", "volvio", "sigue"})
 E, U, R = Severity.EMERGENCY, Severity.URGENT, Severity.ROUTINE
 _OTHER_SUBJECTS = ("redness", "swelling", "bruise", "numb", "weakness", "hives", "itch", "bleed")
@@ -229,7 +230,8 @@ def bleeding(c: Context, v: Verdict) -> None:
         # "bleeding a little from the site" is still bleeding; "a spot of blood on the
         # plaster" is spotting.
         active = f.doc.tokens[h.first] in _BLEEDING_NOW
-        if f.minimized(h) and not f.intensified(h) and not again and not active:
+        spotting = f.minimized(h) or any(t in _SPOTS for t in f.window(h, before=4, after=2))
+        if spotting and not f.intensified(h) and not again and not active:
             v.add(R, "bleeding", "minor spotting")
         else:
             v.add(U, "bleeding", "bleeding")
@@ -285,8 +287,9 @@ CRITERIA = criteria.load(concepts=frozenset(c.name for c in ALL_CONCEPTS))
 
 # Danger signs that can come back, or were masked: "had trouble breathing last night, fine
 # now" is not settled. Stroke signs that pass may be a TIA: still an emergency.
-_RETURNING_EMERGENCY = ("facial_droop", "slurred_speech", "one_sided_weakness", "vision_loss")
-_RETURNING = ("breathing", "throat", "chest", "faint", "unresponsive", "confusion",
+_RETURNING_EMERGENCY = ("facial_droop", "slurred_speech", "one_sided_weakness", "vision_loss",
+                        "unresponsive", "seizure")
+_RETURNING = ("breathing", "throat", "chest", "faint", "confusion",
               "bleed_uncontrolled", "thunderclap", "lips_blue", "self_harm", "limb_cold")
 _ANTIPYRETICS = frozenset(
     {"tylenol", "paracetamol", "acetaminophen", "acetaminofen", "ibuprofen", "ibuprofeno",
@@ -307,7 +310,10 @@ def passed_danger(c: Context, v: Verdict) -> None:
         for h in f.all(name):
             if h.resolved and not h.negated and not h.hypothetical:
                 if name in _RETURNING_EMERGENCY:
-                    v.add(E, "stroke", "stroke signs that passed (possible TIA)")
+                    # A stroke sign that passes may be a TIA; someone who "came to" was
+                    # unconscious: both still need emergency care.
+                    cat = "neurological" if name in ("unresponsive", "seizure") else "stroke"
+                    v.add(E, cat, f"{name.replace('_', ' ')} that passed: still an emergency")
                 else:
                     v.add(U, "other", f"{name.replace('_', ' ')} earlier, settled now: can return")
     toks = f.doc.tokens
