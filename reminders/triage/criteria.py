@@ -58,13 +58,20 @@ class Criterion:
     reason: str
     source: str
 
-    def holds(self, c: Context) -> bool:
-        return all(any(_present(c, name) for name in group) for group in self.groups)
+    def holds(self, c: Context, facts: dict[str, bool]) -> bool:
+        active = c.f.names
+        for group in self.groups:
+            if active.isdisjoint(group) and not any(_fact(c, n, facts) for n in group
+                                                    if n in FACTS):  # fmt: skip
+                return False
+        return True
 
 
-def _present(c: Context, name: str) -> bool:
-    fact = FACTS.get(name)
-    return fact(c) if fact is not None else c.f.has(name)
+def _fact(c: Context, name: str, cache: dict[str, bool]) -> bool:
+    """A derived fact, computed at most once per reply."""
+    if name not in cache:
+        cache[name] = FACTS[name](c)
+    return cache[name]
 
 
 def load(path: Path = PATH, *, concepts: frozenset[str]) -> tuple[Criterion, ...]:
@@ -90,6 +97,7 @@ def load(path: Path = PATH, *, concepts: frozenset[str]) -> tuple[Criterion, ...
 
 
 def apply(criteria: tuple[Criterion, ...], c: Context, v: Verdict) -> None:
+    facts: dict[str, bool] = {}
     for rule in criteria:
-        if rule.holds(c):
+        if rule.holds(c, facts):
             v.add(rule.level, rule.category, rule.reason)

@@ -61,6 +61,11 @@ class Findings:
     def active(self, name: str) -> list[Hit]:
         return [h for h in self._by.get(name, []) if h.active]
 
+    @property
+    def names(self) -> frozenset[str]:
+        """The concepts with at least one active mention."""
+        return self._active
+
     def has(self, *names: str) -> bool:
         return not self._active.isdisjoint(names)
 
