@@ -178,7 +178,8 @@ def _fallbacks(c: Context, v: Verdict, expects: str | None) -> bool:
         v.add(N, "other", f"mild pain {c.pain.score}/10")
     if f.has("well"):
         v.add(N, "other", "reports feeling well")
-    if not v.categories:
+    # "STOP, and by the way …": an opt-out says nothing about the rest of the message.
+    if not (set(v.categories) - {"opt_out"}):
         # Free text we cannot read goes to a person rather than being filed as fine.
         parsed_any = c.glucose is not None or c.temperature is not None or answer is not None
         if parsed_any or recognised:

@@ -384,7 +384,9 @@ def _do_not_contact(clause: Sequence[str]) -> Span:
                     return i, obj
                 if verb != "send" and _ends_ok(clause, k + 2):
                     return i, k + 2
-        if w == "no" and nxt == "me" and i + 2 < len(clause) and clause[i + 2] in _NO_ME_VERBS:
+        # "no le manden textos a mi mamá": a relative asks for the patient.
+        if w == "no" and nxt in {"me", "le", "les"} and i + 2 < len(clause) \
+                and clause[i + 2] in _NO_ME_VERBS:
             k = i + 3
             obj = _object_at(clause, k)
             if obj is not None:
@@ -401,7 +403,7 @@ def _remove_me(clause: Sequence[str]) -> Span:
     for i, w in enumerate(clause):
         if _negated(clause, i, _NEG):
             continue
-        if w in _REMOVE and i + 1 < len(clause) and clause[i + 1] in _ME:
+        if w in _REMOVE and i + 1 < len(clause) and clause[i + 1] in _ME | {"her", "him", "them"}:
             k = i + 2
             if w == "take" and clause[k : k + 1] not in (["off"], ["out"]):
                 continue  # "can you take me to the clinic"

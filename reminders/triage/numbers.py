@@ -37,6 +37,7 @@ OTHER_UNITS = frozenset(
 )
 PAIN_WORDS = frozenset(
     {"pain", "pains", "dolor", "hurts", "hurt", "duele", "score", "level", "nivel", "ache",
+     "dolerme", "doler", "duela",
      "sore", "rate", "rating", "scale", "escala", "painscore"}
 )
 TEMP_UNITS = frozenset({"°", "c", "f", "degrees", "degree", "grados", "celsius", "fahrenheit"})

@@ -90,7 +90,7 @@ def pain_in(doc: Doc, *, bare_numbers: bool) -> PainScore | None:
         n
         for n, ctx in scored
         if ctx
-        or numbers.near(toks, sentence, n.index, _PAIN_WORDS, 8, 3)
+        or numbers.near(toks, sentence, n.index, _PAIN_WORDS, 10, 3)
         or (bare_numbers and (not n.is_word or len(toks) <= 8 or n.index == 0))
     ]
     if not cands:

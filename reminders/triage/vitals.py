@@ -24,7 +24,7 @@ GLUCOSE_WORDS = frozenset(
 )
 TEMP_WORDS = frozenset(
     {"temp", "temperature", "temperatura", "fever", "fiebre", "thermometer", "termometro",
-     "temps", "febrile"}
+     "temps", "febrile", "running", "calentura"}  # "been running 101 since last night"
 )
 _HILO_CONTEXT = GLUCOSE_WORDS | {
     "says", "reads", "read", "shows", "showing", "display", "screen", "dice", "marca",
