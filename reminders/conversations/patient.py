@@ -32,6 +32,7 @@ from reminders.conversations.reading import (
 from reminders.enrollments.models import ScheduledMessage
 from reminders.patients import consent
 from reminders.patients.models import Patient
+from reminders.protocols.spec import YES_NO_KINDS
 
 
 @dataclass
@@ -60,7 +61,9 @@ def from_patient(
     question = None
     if keyword is None:  # "STOP, my leg is numb" opts out; it answers nothing
         question = _question(session, now, patient, hint_message_id)
-    asked = matching.what_was_asked(session=session, message=question) if question else None
+    # Only a yes/no answer needs the question's text (a re-render): not a pain score.
+    asked = (matching.what_was_asked(session=session, message=question)
+             if question is not None and question.expects in YES_NO_KINDS else None)  # fmt: skip
     reading = read_safely(
         text, expects=question.expects if question else None,
         question=question.step_key if question else None, lang=patient.language,

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from reminders.clinics.models import DEFAULT_THRESHOLDS, Clinic
+from reminders.protocols.spec import YES_NO_KINDS
 from reminders.triage import Thresholds, triage
 from reminders.triage.keywords import KeywordMatch, detect_ack, detect_keyword
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("none", "routine", "urgent", "emergency")
-YES_NO_KINDS = ("yes_no", "symptom_check")
 __all__ = ["KeywordMatch", "Reading", "at_least", "detect_ack", "detect_keyword", "read",
            "read_safely"]
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reminders.clinics.models import DEFAULT_CRISIS_LINE, Clinic
+from reminders.clinics.models import Clinic
 from reminders.conversations import texts
 from reminders.conversations.models import InboundMessage
 
@@ -98,19 +98,15 @@ def severity_reply(
 
 def crisis_reply(*, clinic: Clinic, first_name: str, lang: str) -> str:
     """The crisis line and the emergency number, in the patient's language."""
-    context = {**texts.clinic_context(clinic, first_name), "crisis_line": _crisis_line(clinic)}
+    context = texts.clinic_context(clinic, first_name)
     text = texts.render(CRISIS_TEMPLATE, lang, context)
     if text is None:
         # Like the emergency reply, this one goes out even with a broken template.
-        line, emergency = _crisis_line(clinic), clinic.emergency_number
+        line, emergency = context["crisis_line"], clinic.emergency_number
         text = (f"Llame o envíe un mensaje de texto al {line}. Si corre peligro, llame al "
                 f"{emergency}." if lang == "es" else
                 f"Call or text {line} now. If you are in danger, call {emergency}.")  # fmt: skip
     return text
-
-
-def _crisis_line(clinic: Clinic) -> str:
-    return clinic.crisis_line or DEFAULT_CRISIS_LINE
 
 
 def keyword_reply(*, clinic: Clinic, lang: str, kind: str) -> str | None:

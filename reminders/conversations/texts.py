@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reminders import rendering
-from reminders.clinics.models import Clinic
+from reminders.clinics.models import DEFAULT_CRISIS_LINE, Clinic
 from reminders.clinics.service import send_window
 from reminders.delivery.context import display_phone
 from reminders.protocols.loader import template_dirs
@@ -31,6 +31,7 @@ def clinic_context(clinic: Clinic, first_name: str = "") -> dict[str, object]:
         "clinic_name": clinic.name,
         "clinic_phone": display_phone(clinic.contact_phone or clinic.sms_from),
         "emergency_number": clinic.emergency_number,
+        "crisis_line": clinic.crisis_line or DEFAULT_CRISIS_LINE,
     }
 
 

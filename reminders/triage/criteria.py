@@ -17,16 +17,14 @@ from typing import TYPE_CHECKING
 import yaml
 
 from reminders.triage.model import CATEGORIES, Severity
+from reminders.triage.scan import MODIFIERS
 
 if TYPE_CHECKING:
     from reminders.triage.rules import Context, Verdict
 
 PATH = Path(__file__).with_name("criteria.yaml")
 # Concepts that are not symptoms: modifiers, places and admin intents.
-_NOT_SYMPTOMS = frozenset(
-    {"expanding", "numb_new", "numb_still", "widespread", "shaking", "face_word", "site_word",
-     "reschedule", "well", "distress"}
-)
+_NOT_SYMPTOMS = MODIFIERS | {"reschedule", "well", "distress"}
 
 
 def _symptom(c: Context) -> bool:

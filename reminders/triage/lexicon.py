@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,39 +35,3 @@ _GAP_AFTER = r"(?: (?!(?:no|not|isnt|arent|never|nor|sin|ni|nada)\b)\w+)"
 def rx(*alternatives: str) -> re.Pattern[str]:
     body = "|".join(alternatives).replace(r"(?:\w+ )", GAP).replace(r"(?: \w+)", _GAP_AFTER)
     return re.compile(r"\b(?:" + body + r")\b")
-
-
-def merge(concepts: tuple[Concept, ...]) -> tuple[Concept, ...]:
-    """One concept per name (phrases from every source joined), in first-seen order;
-    fails fast when a ``suppressed_by`` names a concept that does not exist."""
-    by: dict[str, Concept] = {}
-    for c in concepts:
-        old = by.get(c.name)
-        if old is None:
-            by[c.name] = c
-            continue
-        excludes = [x.pattern for x in (old.exclude, c.exclude) if x is not None]
-        by[c.name] = Concept(
-            c.name,
-            re.compile(old.pattern.pattern + "|" + c.pattern.pattern),
-            re.compile("|".join(excludes)) if excludes else None,
-            old.suppressed_by + tuple(s for s in c.suppressed_by if s not in old.suppressed_by),
-        )
-    for c in by.values():
-        for other in c.suppressed_by:
-            if other not in by:
-                raise ValueError(f"concept {c.name}: suppressed_by unknown concept {other!r}")
-    return tuple(by.values())
-
-
-@cache
-def _by_name() -> dict[str, Concept]:
-    # Imported here: the vocab loader builds its concepts with this module's ``rx``.
-    from reminders.triage import vocab
-
-    return {c.name: c for c in merge(vocab.concepts())}
-
-
-def concept(name: str) -> Concept:
-    """The concept called ``name``, phrases merged from every vocabulary file."""
-    return _by_name()[name]

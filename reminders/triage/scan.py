@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 
 from reminders.triage import cues, vocab
-from reminders.triage.lexicon import Concept, merge
+from reminders.triage.lexicon import Concept
 from reminders.triage.text import BOUNDARY_TOKENS, Doc
 
-ALL_CONCEPTS: tuple[Concept, ...] = merge(vocab.concepts())
+ALL_CONCEPTS: tuple[Concept, ...] = vocab.concepts()
 _BY_NAME = {c.name: c for c in ALL_CONCEPTS}
 _MILD = frozenset({"redness", "swelling", "warmth", "sore", "numb", "weakness", "bruise",
                    "itch", "flushing", "pain_worse_mild", "dizzy", "hives"})

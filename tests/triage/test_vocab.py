@@ -14,10 +14,9 @@ import pytest
 import yaml
 
 from reminders.triage import vocab
-from reminders.triage.lexicon import concept
 from reminders.triage.scan import scan
 from reminders.triage.text import make_doc
-from reminders.triage.vocab import VocabError, compile_files
+from reminders.triage.vocab import VocabError, compile_files, concept
 
 _FEVER_EN = """\
 lang: en

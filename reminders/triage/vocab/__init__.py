@@ -157,4 +157,15 @@ def emoji() -> dict[str, str]:
 @cache
 def concepts() -> tuple[Concept, ...]:
     """Every concept of every ``*.yaml`` file beside this module (English first)."""
-    return compile_files(_paths())
+    found = compile_files(_paths())
+    known = {c.name for c in found}
+    for c in found:
+        unknown = [other for other in c.suppressed_by if other not in known]
+        if unknown:
+            raise VocabError(f"{c.name}: suppressed_by names unknown concept(s) {unknown}")
+    return found
+
+
+def concept(name: str) -> Concept:
+    """The concept called ``name``, phrases merged from every vocabulary file."""
+    return {c.name: c for c in concepts()}[name]
