@@ -9,6 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from reminders.db import Base, utcnow
 
 DEFAULT_CRISIS_LINE = "988"
+# Office hours (when someone answers the clinic phone), per weekday in the clinic's zone;
+# a day that is absent is closed. Separate from the send window (quiet hours).
+DEFAULT_OFFICE_HOURS: dict[str, Any] = {
+    day: ["08:00", "17:00"] for day in ("mon", "tue", "wed", "thu", "fri")
+}
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "pain_urgent": 8,
     "glucose_high_mg_dl": 300,
@@ -35,6 +40,9 @@ class Clinic(Base):
     sms_from: Mapped[str] = mapped_column(String(40))
     email_from: Mapped[str | None] = mapped_column(String(200))
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=lambda: dict(DEFAULT_THRESHOLDS))
+    office_hours: Mapped[dict[str, Any]] = mapped_column(
+        default=lambda: dict(DEFAULT_OFFICE_HOURS)
+    )
     on_call_phone: Mapped[str | None] = mapped_column(String(32))
     on_call_email: Mapped[str | None] = mapped_column(String(200))
     backup_phone: Mapped[str | None] = mapped_column(String(32))

@@ -42,6 +42,8 @@ class InboundMessage(Base):
     categories: Mapped[list[str]] = mapped_column(default=list)
     parsed: Mapped[dict[str, Any]] = mapped_column(default=dict)
     auto_reply: Mapped[str | None] = mapped_column(Text)
+    # The concern this message opened or joined (one problem, one concern).
+    concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id", use_alter=True))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -64,8 +66,12 @@ class Concern(Base):
     summary: Mapped[str] = mapped_column(String(300), default="")
     ack_code: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(14), default="open")  # open|acknowledged|resolved
-    escalation_level: Mapped[int] = mapped_column(default=0)  # 0 on-call, 1 backup, 2 admin
+    # The escalation policy's step now paging, and how many times the policy has
+    # started over (a policy repeats until someone acknowledges).
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    escalation_round: Mapped[int] = mapped_column(default=0)
     next_escalation_at: Mapped[datetime | None]
+    acknowledged_via: Mapped[str | None] = mapped_column(String(40))
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     acknowledged_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
@@ -90,12 +96,15 @@ class StaffAlert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id"))
-    level: Mapped[int]  # 0 on-call, 1 backup, 2 admin
-    role: Mapped[str] = mapped_column(String(12))  # on_call | backup | admin
+    level: Mapped[int]  # the policy step
+    round: Mapped[int] = mapped_column(default=0)
+    role: Mapped[str] = mapped_column(String(12))  # primary | backup | clinician | admin
+    # The outbound message carrying this page (delivery, status and retries live there).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_messages.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     recipient: Mapped[str] = mapped_column(String(200))
-    # pending -> sending -> sent | failed ; cancelled when the concern was acknowledged first
+    # pending -> sent -> delivered | failed ; cancelled when the concern was acknowledged
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
@@ -19,6 +19,18 @@ PENDING, CLAIMED, SENDING, SENT, FAILED, SKIPPED, CANCELLED = (
     "cancelled",
 )
 OPEN_STATUSES = (PENDING, CLAIMED, SENDING)
+
+# What a message is. Every message we send is a row here and goes the same way: claimed,
+# an attempt written before the provider call, rate limited, reconciled, reported on.
+# ``step``: a protocol check-in, rendered at send time. The others carry their text
+# (``body``), rendered when they were decided: ``reask`` (a question repeated),
+# ``reply`` (an answer to what a patient wrote), ``notice`` (opt-out confirmations,
+# "taken by" notes to staff), ``page`` (a staff page about a concern) and ``staff_text``
+# (a clinician texting a patient back).
+STEP, REASK, REPLY, NOTICE, PAGE, STAFF_TEXT = (
+    "step", "reask", "reply", "notice", "page", "staff_text",
+)  # fmt: skip
+KINDS = (STEP, REASK, REPLY, NOTICE, PAGE, STAFF_TEXT)
 
 
 class Enrollment(Base):
@@ -57,11 +69,28 @@ class ScheduledMessage(Base):
             sqlite_where=text("status IN ('claimed', 'sending')"),
         ),
         Index("ix_messages_enrollment", "enrollment_id", "due_at"),
+        Index("ix_messages_concern", "concern_id"),
+        Index("ix_messages_patient", "patient_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    kind: Mapped[str] = mapped_column(String(12), default=STEP)
+    # Who it goes to when not the enrolled patient's address (staff pages, a reply to an
+    # unknown number); the patient it concerns, for messages outside an enrollment.
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # use_alter: these tables refer back to this one (a cycle create_all must break).
+    concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id", use_alter=True))
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", use_alter=True)
+    )
+    # A re-ask: the question it repeats (replies to it answer that question).
+    about_message_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_messages.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    body: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(300))
     step_key: Mapped[str] = mapped_column(String(60))
     occurrence: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str] = mapped_column(String(120))
