@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,17 +28,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from reminders import migrations
 from reminders.channels.base import Outbound
 from reminders.channels.console import ConsoleChannel
+from reminders.clinics.models import StaffMember
 from reminders.clinics.service import create_clinic
 from reminders.clock import SimulatedClock
 from reminders.config import Settings
+from reminders.conversations.escalation import escalate_due
 from reminders.db import make_engine
 from reminders.delivery.engine import EmbeddedRunner
 from reminders.delivery.factory import build_sender
 from reminders.delivery.ratelimit import NoLimit
 from reminders.demo_replies import DemoConversation
 from reminders.enrollments import service as enrollments
-from reminders.enrollments.models import PENDING, ScheduledMessage
+from reminders.enrollments.models import NOTICE, PAGE, PENDING, ScheduledMessage
 from reminders.enrollments.schemas import parse_enrollment
+from reminders.oncall.models import WEEKDAYS, OnCallShift
 
 TZ = ZoneInfo("America/Chicago")
 
@@ -70,10 +74,18 @@ def run_demo(*, speed: float = 1.0, lang: str = "en", out: io.TextIOBase | None 
             name="Riverside Ortho",
             timezone="America/Chicago",
             sms_from="+13125550100",
-            on_call_phone="+13125550199",
-            on_call_email="oncall@riverside.example",
         ).clinic
-        clinic.backup_phone = "+13125550198"
+        nurses = [
+            StaffMember(clinic_id=clinic.id, name=name, role="clinician", phone=phone,
+                        email=f"{name.lower()}@riverside.example")
+            for name, phone in (("Olive", "+13125550199"), ("Ben", "+13125550198"))
+        ]  # fmt: skip
+        session.add_all(nurses)
+        session.flush()
+        # Round the clock: every day, midnight to midnight.
+        session.add(OnCallShift(clinic_id=clinic.id, days=list(WEEKDAYS), starts=dtime(0),
+                                ends=dtime(0), primary_staff_id=nurses[0].id,
+                                backup_staff_id=nurses[1].id))  # fmt: skip
         data = parse_enrollment(
             {
                 "patient": {
@@ -120,11 +132,19 @@ def run_demo(*, speed: float = 1.0, lang: str = "en", out: io.TextIOBase | None 
         rate_limiter=NoLimit(),
     )
     runner = EmbeddedRunner(sender=sender, threads=2)
+    printer = Printer({"SMS": sms, "Email": email}, sessions, write)
+
+    def deliver() -> None:
+        """What beat and the workers do: escalate what is overdue, send what is due."""
+        with sessions() as session:
+            escalate_due(session=session, now=clock.now())
+        runner.dispatch_once(wait=True)
+        printer.show()
+
     conversation = DemoConversation(
-        sessions=sessions, clock=clock, settings=settings, write=write, tz=TZ,
+        sessions=sessions, clock=clock, write=write, tz=TZ, deliver=deliver,
         patient_phone="+13125550123", clinic_phone="+13125550100", on_call_phone="+13125550199",
     )  # fmt: skip
-    shown = 0
     try:
         while True:
             with sessions() as session:
@@ -139,13 +159,12 @@ def run_demo(*, speed: float = 1.0, lang: str = "en", out: io.TextIOBase | None 
                 break
             clock.set(upcoming)
             runner.dispatch_once(wait=True)
-            outbox = sms.outbox + email.outbox
-            for step_key, occurrence in _show_new(outbox, shown, sessions, write):
+            for step_key, occurrence in printer.show():
                 conversation.after(step_key, occurrence)
-            shown = len(outbox)
             time.sleep(0.4 * speed)
     finally:
         runner.shutdown()
+    shown = printer.steps
     write(
         f"\nDone: {shown} messages sent; the timeline is in {path} "
         "(open it with any SQLite client).\n"
@@ -153,25 +172,42 @@ def run_demo(*, speed: float = 1.0, lang: str = "en", out: io.TextIOBase | None 
     return 0
 
 
-def _show_new(
-    outbox: list[Outbound],
-    shown: int,
-    sessions: Callable[[], AbstractContextManager[Session]],
-    write: Callable[[str], object],
-) -> list[tuple[str, int]]:
-    """Print the messages not shown yet; return their (step, occurrence) keys."""
-    keys = []
-    for outbound in outbox[shown:]:
-        with sessions() as session:
+class Printer:
+    """Prints what the channels sent since last time: check-ins in full, staff pages and
+    notes as one line (they went out through the same pipeline)."""
+
+    def __init__(
+        self, channels: dict[str, ConsoleChannel],
+        sessions: Callable[[], AbstractContextManager[Session]], write: Callable[[str], object],
+    ) -> None:  # fmt: skip
+        self.channels, self.sessions, self.write = channels, sessions, write
+        self.seen = {label: 0 for label in channels}
+        self.steps = 0
+
+    def show(self) -> list[tuple[str, int]]:
+        """Print the messages not shown yet; return the check-ins' (step, occurrence)."""
+        keys = []
+        for label, channel in self.channels.items():
+            new, self.seen[label] = channel.outbox[self.seen[label]:], len(channel.outbox)
+            for outbound in new:
+                key = self._print(label, outbound)
+                keys.extend([key] if key else [])
+        return keys
+
+    def _print(self, label: str, outbound: Outbound) -> tuple[str, int] | None:
+        with self.sessions() as session:
             message = session.get_one(ScheduledMessage, int(outbound.reference))
-            when = message.sent_at or message.due_at
-        channel = "SMS" if outbound.subject is None else "Email"
-        write(
-            f"{when.astimezone(TZ):%a %d %b %H:%M}  {channel} · {message.step_key}"
+            when, kind = message.sent_at or message.due_at, message.kind
+        if kind in (PAGE, NOTICE):
+            self.write(f"    page by {label if label == 'SMS' else 'email'} to staff: "
+                       f"{outbound.body.splitlines()[0]}\n")  # fmt: skip
+            return None
+        self.steps += 1
+        self.write(
+            f"{when.astimezone(TZ):%a %d %b %H:%M}  {label} · {message.step_key}"
             f"{f' #{message.occurrence + 1}' if message.occurrence else ''}\n"
         )
         for line in outbound.body.splitlines():
-            write(f"    {line}\n")
-        write("\n")
-        keys.append((message.step_key, message.occurrence))
-    return keys
+            self.write(f"    {line}\n")
+        self.write("\n")
+        return message.step_key, message.occurrence

@@ -1,24 +1,19 @@
 """Alice's side of the demo conversation: scripted replies run through the real services.
 
 Each reply goes through :func:`reminders.conversations.service.receive_sms`, exactly as
-Twilio's webhook would deliver it, and escalation runs through the same job Celery beat
-runs. Staff pages print instead of going to phones.
+Twilio's webhook would deliver it; escalation and delivery run as beat and the workers
+run them (``deliver``). Staff pages print instead of going to phones.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from reminders.channels.console import ConsoleChannel
 from reminders.clock import SimulatedClock
-from reminders.config import Settings
-from reminders.conversations.jobs import escalate_concerns
 from reminders.conversations.models import Concern, InboundMessage
-from reminders.conversations.outbound import Channels
 from reminders.conversations.service import receive_sms
 from reminders.delivery.send import SessionFactory
 
@@ -51,19 +46,17 @@ class DemoConversation:
         *,
         sessions: SessionFactory,
         clock: SimulatedClock,
-        settings: Settings,
+        deliver: Callable[[], None],
         write: Callable[[str], object],
         tz: ZoneInfo,
         patient_phone: str,
         clinic_phone: str,
         on_call_phone: str,
     ) -> None:
-        self.sessions, self.clock, self.settings = sessions, clock, settings
+        self.sessions, self.clock, self.deliver = sessions, clock, deliver
         self.write, self.tz = write, tz
         self.phones = {"patient": patient_phone, "on_call": on_call_phone}
         self.clinic_phone = clinic_phone
-        self.pages = ConsoleChannel("sms", stream=io.StringIO())
-        self.page_emails = ConsoleChannel("email", stream=io.StringIO())
         self._sid = 0
         self._concern_code = ""
 
@@ -107,10 +100,4 @@ class DemoConversation:
         self.write("\n")
 
     def _deliver_pages(self) -> None:
-        channels = {"SMS": self.pages, "email": self.page_emails}
-        before = {kind: len(channel.outbox) for kind, channel in channels.items()}
-        by_name: Channels = {"sms": self.pages, "email": self.page_emails}
-        escalate_concerns(self.sessions, self.clock, by_name, self.settings)
-        for kind, channel in channels.items():
-            for outbound in channel.outbox[before[kind] :]:
-                self.write(f"    page by {kind} to staff: {outbound.body.splitlines()[0]}\n")
+        self.deliver()  # the pages print as they go out

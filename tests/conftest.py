@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -137,6 +137,8 @@ def truncate_all(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
         else:
+            # Messages, replies and concerns refer to one another: check at commit.
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
             for name in names:
                 conn.execute(text(f"DELETE FROM {name}"))
 
@@ -156,14 +158,42 @@ def riverside(session: Session):
     """Riverside Ortho, in Chicago, with the built-in protocols published."""
     from reminders.clinics.service import create_clinic
 
-    return create_clinic(
+    clinic = create_clinic(
         session=session,
         name="Riverside Ortho",
         timezone="America/Chicago",
         sms_from="+13125550100",
-        on_call_phone="+13125550199",
-        on_call_email="oncall@riverside.test",
     ).clinic
+    on_call_rota(session, clinic, primary=("Olive", "+13125550199", "oncall@riverside.test"))
+    return clinic
+
+
+def on_call_rota(
+    session: Session,
+    clinic,
+    *,
+    primary: tuple[str, str | None, str],
+    backup: tuple[str, str | None, str] | None = None,
+):
+    """A round-the-clock rota (every day, midnight to midnight) with these clinicians."""
+    from reminders.clinics.models import StaffMember
+    from reminders.oncall.models import WEEKDAYS, OnCallShift
+
+    def member(name: str, phone: str | None, email: str) -> StaffMember:
+        person = StaffMember(clinic_id=clinic.id, name=name, phone=phone, email=email,
+                             role="clinician")  # fmt: skip
+        session.add(person)
+        session.flush()
+        return person
+
+    first = member(*primary)
+    second = member(*backup) if backup else None
+    shift = OnCallShift(clinic_id=clinic.id, kind="rota", days=list(WEEKDAYS),
+                        starts=time(0, 0), ends=time(0, 0), primary_staff_id=first.id,
+                        backup_staff_id=second.id if second else None)  # fmt: skip
+    session.add(shift)
+    session.flush()
+    return shift
 
 
 @pytest.fixture

@@ -13,13 +13,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reminders import audit
+from reminders.clinics import office_hours
 from reminders.clinics.models import DEFAULT_THRESHOLDS, Clinic
 from reminders.enrollments.schemas import InputError, normalize_phone
+from reminders.oncall.models import WEEKDAYS
 from reminders.protocols.spec import SpecError, parse_time
 from reminders.scheduling import validate_zone
 
-PHONE_FIELDS = ("sms_from", "contact_phone", "on_call_phone", "backup_phone")
-EMAIL_FIELDS = ("email_from", "on_call_email", "backup_email")
+# Pages go to staff members on the on-call rota (reminders.oncall), not to numbers typed
+# here: the clinic's old on_call_*/backup_* columns are no longer edited.
+PHONE_FIELDS = ("sms_from", "contact_phone")
+EMAIL_FIELDS = ("email_from",)
 TEXT_FIELDS = {"name": 200, "emergency_number": 40, "crisis_line": 40}
 MINUTE_FIELDS = ("emergency_ack_minutes", "urgent_ack_minutes")
 THRESHOLD_LIMITS = {
@@ -45,7 +49,27 @@ def current(clinic: Clinic) -> dict[str, Any]:
     thresholds = {**DEFAULT_THRESHOLDS, **(clinic.thresholds or {})}
     for name in THRESHOLD_LIMITS:
         values[name] = f"{thresholds[name]:g}"
+    hours = clinic.office_hours or {}
+    for day in WEEKDAYS:
+        span = hours.get(day) or ["", ""]
+        values[f"hours_{day}_open"], values[f"hours_{day}_close"] = (str(v) for v in span[:2])
     return values
+
+
+def _office_hours(form: Mapping[str, str], errors: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The weekly office hours from ``hours_<day>_open``/``_close``; both empty is closed,
+    one of the two empty is an error on that day (``office_hours.<day>``)."""
+    raw: dict[str, Any] = {}
+    for day in WEEKDAYS:
+        opens = form.get(f"hours_{day}_open", "").strip()
+        closes = form.get(f"hours_{day}_close", "").strip()
+        if opens or closes:
+            raw[day] = [opens, closes]
+    try:
+        return office_hours.validate(raw)
+    except InputError as exc:
+        errors.extend(exc.errors)
+        return None
 
 
 def _number(raw: str, field: str, low: float, high: float, errors: list[tuple[str, str]]) -> float:
@@ -100,6 +124,7 @@ def update(
         thresholds[name] = _number(form.get(name, ""), name, low, high, errors)
     if thresholds.get("glucose_low_mg_dl", 0) >= thresholds.get("glucose_high_mg_dl", 1):
         errors.append(("glucose_low_mg_dl", "must be below the high threshold"))
+    new["office_hours"] = _office_hours(form, errors)
     if errors:
         raise InputError(errors)
     new["thresholds"] = {k: (int(v) if float(v).is_integer() else v) for k, v in thresholds.items()}

@@ -1,186 +1,196 @@
-"""Paging staff about a concern: who is told at each escalation level, and delivery.
+"""Paging staff about a concern, step by step through the clinic's escalation policy.
 
-Alerts are rows written in the concern's own transaction (an outbox). They are sent
-right after commit by whoever created them, and the escalation job sends whatever is
-still pending (a crash, a provider hiccup), so a committed concern is always paged.
-Alerts carry minimal PHI: first name, severity, a link and the acknowledgement code.
+Each step names a target (the primary on call, the backup, every clinician, the
+admins) and how long to wait for an acknowledgement before the next. After the last
+step a repeating policy starts again, so an unacknowledged concern never goes quiet;
+a policy step with nobody in it is skipped, and a clinic with nobody to page at all is
+tried again every few minutes. Urgent concerns page by SMS (email when a person has no
+phone); emergencies by SMS and email at every step.
+
+A page is a StaffAlert (who, which step, which round) and an outbound message of kind
+``page`` written in the same transaction: it goes out through the delivery pipeline
+like everything else we send, and a page that fails or is reported undelivered moves
+the concern to the next step at once. Pages carry minimal PHI: a first name, the
+severity, a link and the acknowledgement code.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reminders import audit
-from reminders.channels.base import ChannelError, Outbound
 from reminders.clinics.models import Clinic, StaffMember
-from reminders.clock import Clock
-from reminders.config import Settings
-from reminders.conversations import texts
-from reminders.conversations.concerns import escalation_window
 from reminders.conversations.models import Concern, StaffAlert
-from reminders.conversations.outbound import Channels, send
-from reminders.delivery.send import SessionFactory
-from reminders.patients.models import Patient
+from reminders.enrollments.models import CANCELLED, CLAIMED, PAGE, PENDING, ScheduledMessage
+from reminders.oncall.policy import policy_for
+from reminders.oncall.service import on_call
 
 log = logging.getLogger(__name__)
-ROLES = ("on_call", "backup", "admin")  # escalation level = index
-LAST_LEVEL = len(ROLES) - 1
-MAX_ATTEMPTS = 5
-LEASE = timedelta(seconds=60)
+PAGE_EXPIRY = timedelta(hours=2)  # a page still unsent by then is stale: the policy moved on
+NOBODY_RETRY = timedelta(minutes=5)  # nobody to page anywhere: look again this soon
+_ROLES = {"primary": "primary", "backup": "backup", "clinicians": "clinician", "admins": "admin"}
+ALIVE = ("pending", "sent", "delivered")
 
 
 @dataclass(frozen=True)
-class Contact:
+class Recipient:
+    staff: StaffMember
     role: str
-    channel: str
-    address: str
-    staff_id: int | None = None
 
 
-def contacts(*, session: Session, clinic: Clinic, level: int) -> list[Contact]:
-    role = ROLES[level]
-    if role == "admin":
-        admins = session.scalars(
-            select(StaffMember).where(
-                StaffMember.clinic_id == clinic.id, StaffMember.role == "admin",
-                StaffMember.is_active.is_(True),
-            ).order_by(StaffMember.id)
-        )  # fmt: skip
-        found = []
-        for admin in admins:
-            if admin.phone:
-                found.append(Contact(role, "sms", admin.phone, admin.id))
-            found.append(Contact(role, "email", admin.email, admin.id))
-        return found
-    phone, email = (
-        (clinic.on_call_phone, clinic.on_call_email) if role == "on_call"
-        else (clinic.backup_phone, clinic.backup_email)
+def recipients(*, session: Session, clinic: Clinic, target: str, now: datetime) -> list[Recipient]:
+    """The active staff members a policy step pages right now."""
+    role = _ROLES[target]
+    if target in ("primary", "backup"):
+        shift = on_call(session=session, clinic=clinic, at=now)
+        person = None if shift is None else shift.primary if target == "primary" else shift.backup
+        return [Recipient(person, role)] if person is not None else []
+    members = session.scalars(
+        select(StaffMember).where(
+            StaffMember.clinic_id == clinic.id, StaffMember.role == role,
+            StaffMember.is_active.is_(True),
+        ).order_by(StaffMember.id)
     )  # fmt: skip
-    return [Contact(role, ch, addr) for ch, addr in (("sms", phone), ("email", email)) if addr]
+    return [Recipient(m, role) for m in members]
 
 
-def page(
-    *, session: Session, concern: Concern, clinic: Clinic, now: datetime, start_level: int = 0
+def page(*, session: Session, concern: Concern, clinic: Clinic, now: datetime) -> list[StaffAlert]:
+    """Page from the policy's first step: a new concern, or one whose severity rose (its
+    pages still waiting to go out are cancelled first: they named the old severity)."""
+    cancel_pages(session=session, concern_id=concern.id)
+    return _page_from(session, concern, clinic, now, step=0, round_=concern.escalation_round)
+
+
+def advance(
+    *, session: Session, concern: Concern, clinic: Clinic, now: datetime
 ) -> list[StaffAlert]:
-    """Queue alerts at the first level from ``start_level`` that has anyone to tell.
+    """Page the next step now: its wait ran out, or every page of this step failed."""
+    return _page_from(session, concern, clinic, now, step=concern.escalation_level + 1,
+                      round_=concern.escalation_round)  # fmt: skip
 
-    Sets the concern's level and when it escalates next (never past the admins).
-    """
-    for level in range(start_level, LAST_LEVEL + 1):
-        found = contacts(session=session, clinic=clinic, level=level)
-        if not found:
-            continue
-        alerts = [
-            StaffAlert(clinic_id=clinic.id, concern_id=concern.id, level=level, role=c.role,
-                       staff_id=c.staff_id, channel=c.channel, recipient=c.address,
-                       created_at=now)
-            for c in found
-        ]  # fmt: skip
-        session.add_all(alerts)
-        window = escalation_window(clinic, concern.severity)
-        concern.escalation_level = level
-        concern.next_escalation_at = now + window if window and level < LAST_LEVEL else None
-        audit.record(
-            session=session, clinic_id=clinic.id, actor="system",
-            action="concern.alert" if level == 0 else "concern.escalate",
-            subject_type="concern", subject_id=concern.id, level=level, role=ROLES[level],
-            recipients=len(found),
-        )  # fmt: skip
-        session.flush()
-        return alerts
-    concern.next_escalation_at = None
-    log.warning("concern %s: clinic %s has no staff contact left to page", concern.id, clinic.id)
+
+def _page_from(
+    session: Session, concern: Concern, clinic: Clinic, now: datetime, *, step: int, round_: int
+) -> list[StaffAlert]:
+    policy = policy_for(session=session, clinic=clinic, severity=concern.severity)
+    for _ in range(len(policy.steps) + 1):  # one full pass looking for somebody to page
+        if step >= len(policy.steps):
+            if not policy.repeat:
+                concern.next_escalation_at = None
+                _audit(session, concern, "concern.policy_ended", step=step, round=round_)
+                return []
+            step, round_ = 0, round_ + 1
+        found = recipients(session=session, clinic=clinic, target=policy.steps[step].target,
+                           now=now)  # fmt: skip
+        if found:
+            alerts = _queue(session, concern, clinic, found, now, step, round_)
+            concern.escalation_level, concern.escalation_round = step, round_
+            concern.next_escalation_at = now + policy.steps[step].wait
+            _audit(session, concern, "concern.alert" if step == 0 and round_ == 0 else
+                   "concern.escalate", level=step, round=round_, role=found[0].role,
+                   recipients=len(found))  # fmt: skip
+            return alerts
+        step += 1
+    concern.next_escalation_at = now + NOBODY_RETRY
+    _audit(session, concern, "concern.unpaged", level=step, round=round_)
+    log.warning("concern %s: clinic %s has nobody to page", concern.id, clinic.id)
     return []
 
 
-def deliver_pending(
-    *, sessions: SessionFactory, channels: Channels, settings: Settings, clock: Clock,
-    only: Sequence[int] | None = None, limit: int = 50,
-) -> int:  # fmt: skip
-    """Send alerts that are due (all, or just ``only``); returns how many went out."""
-    with sessions() as session:
-        claimed = _claim(session, clock.now(), only, limit)
-    return sum(_deliver(alert_id, sessions, channels, settings, clock) for alert_id in claimed)
+def _queue(
+    session: Session, concern: Concern, clinic: Clinic, found: list[Recipient], now: datetime,
+    step: int, round_: int,
+) -> list[StaffAlert]:  # fmt: skip
+    alerts: list[StaffAlert] = []
+    for person in found:
+        staff = person.staff
+        channels = [("sms", staff.phone)] if staff.phone else []
+        if concern.severity == "emergency" or not channels:
+            channels.append(("email", staff.email))
+        for channel, address in channels:
+            alert = StaffAlert(clinic_id=clinic.id, concern_id=concern.id, level=step,
+                               round=round_, role=person.role, staff_id=staff.id,
+                               channel=channel, recipient=address, created_at=now)  # fmt: skip
+            session.add(alert)
+            session.flush()
+            # The text is rendered when it goes out (delivery/page_text.py).
+            message = ScheduledMessage(
+                clinic_id=clinic.id, kind=PAGE, channel=channel, recipient=address,
+                concern_id=concern.id, staff_id=staff.id, patient_id=concern.patient_id,
+                step_key="page", template="staff_alert", idempotency_key=f"page:{alert.id}",
+                planned_at=now, due_at=now, expires_at=now + PAGE_EXPIRY,
+                time_critical=True, status=PENDING, created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(message)
+            session.flush()
+            alert.message_id = message.id
+            alerts.append(alert)
+    return alerts
 
 
-def _claim(session: Session, now: datetime, only: Sequence[int] | None, limit: int) -> list[int]:
-    a = StaffAlert
-    query = (
-        select(a.id)
-        .where(
-            a.status.in_(("pending", "sending")),
-            or_(a.lease_until.is_(None), a.lease_until <= now),
-            a.attempts < MAX_ATTEMPTS,
-        )
-        .order_by(a.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+def cancel_pages(*, session: Session, concern_id: int) -> int:
+    """Cancel the concern's pages not yet handed to a provider (one claimed by a sender is
+    cancelled too: its conditional moves then match nothing)."""
+    m = ScheduledMessage
+    result = session.execute(
+        update(m)
+        .where(m.concern_id == concern_id, m.kind == PAGE, m.status.in_((PENDING, CLAIMED)))
+        .values(status=CANCELLED, status_reason="acknowledged", lease_until=None)
+        .execution_options(synchronize_session=False)
     )
-    if only is not None:
-        query = query.where(a.id.in_(list(only)))
-    ids = list(session.scalars(query))
-    if ids:
-        session.execute(
-            update(a)
-            .where(a.id.in_(ids))
-            .values(status="sending", lease_until=now + LEASE, attempts=a.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-    return ids
+    session.execute(
+        update(StaffAlert)
+        .where(StaffAlert.concern_id == concern_id, StaffAlert.status == "pending")
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _deliver(
-    alert_id: int, sessions: SessionFactory, channels: Channels, settings: Settings, clock: Clock
-) -> int:
-    with sessions() as session:
-        alert = session.get_one(StaffAlert, alert_id)
-        concern = session.get_one(Concern, alert.concern_id)
-        if concern.status != "open":
-            alert.status, alert.lease_until = "cancelled", None  # acknowledged meanwhile
-            return 0
-        outbound = _outbound(session, alert, concern, settings)
-        attempts = alert.attempts
-    result = send(channels, alert.channel, outbound)
-    now = clock.now()
-    with sessions() as session:
-        alert = session.get_one(StaffAlert, alert_id)
-        if isinstance(result, ChannelError):
-            retry = not result.permanent and attempts < MAX_ATTEMPTS
-            alert.status = "pending" if retry else "failed"
-            alert.error_code = (result.code or "error")[:20]
-            alert.lease_until = now + timedelta(seconds=15 * 2**attempts) if retry else None
-            return 0
-        alert.status, alert.provider_id = "sent", result.provider_id
-        alert.sent_at, alert.lease_until = now, None
-    log.info("alert %s (concern %s, level %s) sent by %s", alert_id, concern.id, alert.level,
-             alert.channel)  # fmt: skip
-    return 1
+def mark_page(
+    *, session: Session, message_id: int, status: str, now: datetime | None = None
+) -> None:
+    values: dict[str, object] = {"status": status}
+    if now is not None:
+        values["sent_at"] = now
+    session.execute(
+        update(StaffAlert).where(StaffAlert.message_id == message_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
 
 
-def _outbound(
-    session: Session, alert: StaffAlert, concern: Concern, settings: Settings
-) -> Outbound:
+def page_failed(*, session: Session, message_id: int, now: datetime) -> list[StaffAlert]:
+    """A page failed for good: when nothing else of the concern's current step can still
+    reach anyone, the next step is paged at once."""
+    mark_page(session=session, message_id=message_id, status="failed")
+    alert = session.scalar(select(StaffAlert).where(StaffAlert.message_id == message_id))
+    if alert is None:
+        return []
+    concern = session.scalars(
+        select(Concern).where(Concern.id == alert.concern_id).with_for_update()
+    ).one()
+    current = (alert.level, alert.round) == (concern.escalation_level, concern.escalation_round)
+    if concern.status != "open" or not current:
+        return []
+    alive = session.scalar(
+        select(StaffAlert.id).where(
+            StaffAlert.concern_id == concern.id, StaffAlert.level == alert.level,
+            StaffAlert.round == alert.round, StaffAlert.status.in_(ALIVE),
+        ).limit(1)
+    )  # fmt: skip
+    if alive is not None:
+        return []
     clinic = session.get_one(Clinic, concern.clinic_id)
-    patient = session.get(Patient, concern.patient_id) if concern.patient_id else None
-    context = texts.clinic_context(clinic, patient.given_name if patient else "Unknown sender")
-    context |= {
-        "severity": concern.severity,
-        "link": f"{settings.public_url.rstrip('/')}/concerns/{concern.id}",
-        "ack_code": concern.ack_code,
-    }
-    body = texts.render("staff_alert", "en", context) or (  # staff read English
-        f"Aftercare {concern.severity.upper()}: {context['first_name']} needs review. "
-        f"{context['link']} Reply ACK {concern.ack_code} to acknowledge."
-    )
-    reference = f"alert-{alert.id}"
-    if alert.channel == "sms":
-        return Outbound(to=alert.recipient, body=body, sender=clinic.sms_from, reference=reference)
-    subject = f"Aftercare {concern.severity.upper()}: a patient needs review ({concern.ack_code})"
-    return Outbound(to=alert.recipient, body=body, subject=subject, reference=reference,
-                    sender=clinic.email_from or settings.email_from)  # fmt: skip
+    log.info("concern %s: every page of step %s failed; escalating now", concern.id, alert.level)
+    return advance(session=session, concern=concern, clinic=clinic, now=now)
+
+
+def _audit(session: Session, concern: Concern, action: str, **details: Any) -> None:
+    audit.record(session=session, clinic_id=concern.clinic_id, actor="system", action=action,
+                 subject_type="concern", subject_id=concern.id, **details)  # fmt: skip

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reminders import audit
 from reminders.clinics.models import Clinic
+from reminders.conversations import alerts, notices
 from reminders.conversations.models import Concern
 
 _ACK_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
@@ -50,14 +51,6 @@ def by_ack_code(*, session: Session, clinic_ids: list[int], code: str) -> Concer
     ).first()
 
 
-def escalation_window(clinic: Clinic, severity: str) -> timedelta | None:
-    if severity == "emergency":
-        return timedelta(minutes=clinic.emergency_ack_minutes)
-    if severity == "urgent":
-        return timedelta(minutes=clinic.urgent_ack_minutes)
-    return None
-
-
 def open_concern(
     *,
     session: Session,
@@ -71,7 +64,6 @@ def open_concern(
     enrollment_id: int | None = None,
     inbound_id: int | None = None,
 ) -> Concern:
-    window = escalation_window(clinic, severity)
     concern = Concern(
         clinic_id=clinic.id,
         patient_id=patient_id,
@@ -82,7 +74,7 @@ def open_concern(
         categories=categories or [],
         summary=summary[:300],
         ack_code=unused_ack_code(session=session, clinic_id=clinic.id),
-        next_escalation_at=now + window if window else None,
+        next_escalation_at=None,  # paging (alerts.page) sets it for urgent and emergency
         created_at=now,
     )
     session.add(concern)
@@ -97,12 +89,25 @@ class ConcernStateError(ValueError):
 def acknowledge(
     *, session: Session, concern: Concern, staff_id: int | None, now: datetime, via: str
 ) -> Concern:
-    """Open → acknowledged; stops escalation. Acknowledging twice is harmless."""
-    if concern.status == "open":
-        concern.status = "acknowledged"
-        concern.acknowledged_by = staff_id
-        concern.acknowledged_at = now
-        concern.next_escalation_at = None
+    """Open → acknowledged, by whoever gets there first; returns the concern as it stands.
+
+    One conditional UPDATE decides the winner: two people acknowledging at the same
+    moment both get the concern back naming the one who took it. The winner's
+    transaction also cancels every page not yet handed to a provider (a page already in
+    flight holds a share lock on the concern, so this waits for it: see
+    delivery/pages.py) and tells everyone already paged who took it.
+    """
+    won = session.execute(
+        update(Concern)
+        .where(Concern.id == concern.id, Concern.status == "open")
+        .values(status="acknowledged", acknowledged_by=staff_id, acknowledged_at=now,
+                acknowledged_via=via[:40], next_escalation_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1  # type: ignore[attr-defined]
+    session.refresh(concern)
+    if won:
+        alerts.cancel_pages(session=session, concern_id=concern.id)
+        notices.taken(session=session, concern=concern, now=now)
         _audit(session, concern, staff_id, via, "concern.acknowledge")
     return concern
 

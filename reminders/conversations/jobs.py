@@ -1,28 +1,31 @@
 """The conversation jobs Celery beat and the embedded runner run periodically.
 
-Both are idempotent and safe to run concurrently; see escalation.py and no_response.py.
+All are idempotent and safe to run concurrently; see escalation.py, no_response.py and
+oncall/coverage.py. What they queue (pages, re-asks) is delivered at once, in the same
+run, through the delivery pipeline; the dispatcher would claim it on its next tick too.
 """
 
 from __future__ import annotations
 
 from reminders.clock import Clock
 from reminders.config import Settings, get_settings
-from reminders.conversations.alerts import deliver_pending
 from reminders.conversations.escalation import escalate_due
 from reminders.conversations.no_response import run_no_response
-from reminders.conversations.outbound import Channels, default_channels
+from reminders.conversations.outbound import Channels, default_channels, deliver_now
 from reminders.delivery.send import SessionFactory
 from reminders.jobs import Job
+from reminders.oncall.coverage import check_coverage
 
 
 def escalate_concerns(
     sessions: SessionFactory, clock: Clock, channels: Channels | None = None,
     settings: Settings | None = None,
 ) -> int:  # fmt: skip
-    """Escalate overdue concerns, then send every alert still pending (new or retried)."""
+    """Page the next step of every overdue concern, then deliver what is due."""
     with sessions() as session:
         created = escalate_due(session=session, now=clock.now())
-    deliver_pending(sessions=sessions, channels=channels or default_channels(),
+    if created:
+        deliver_now(sessions=sessions, channels=channels or default_channels(),
                     settings=settings or get_settings(), clock=clock)  # fmt: skip
     return len(created)
 
@@ -31,12 +34,16 @@ def follow_up_unanswered(
     sessions: SessionFactory, clock: Clock, channels: Channels | None = None,
     settings: Settings | None = None,
 ) -> int:  # fmt: skip
-    return run_no_response(sessions=sessions, channels=channels or default_channels(),
-                           settings=settings or get_settings(), clock=clock)  # fmt: skip
+    done = run_no_response(sessions=sessions, clock=clock)
+    if done:
+        deliver_now(sessions=sessions, channels=channels or default_channels(),
+                    settings=settings or get_settings(), clock=clock)  # fmt: skip
+    return done
 
 
 JOBS: list[Job] = [
-    # An emergency has five minutes before it escalates: check often.
+    # An emergency step may wait only a few minutes: check often.
     Job(name="escalate_concerns", interval_seconds=15.0, run=escalate_concerns),
     Job(name="follow_up_unanswered", interval_seconds=60.0, run=follow_up_unanswered),
+    Job(name="check_on_call_coverage", interval_seconds=60.0, run=check_coverage),
 ]

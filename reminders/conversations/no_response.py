@@ -4,7 +4,8 @@ For a question sent at ``sent`` with answer window ``W`` and the step's
 ``no_response: {reask_after: R, concern: C}``:
 
 * at ``sent + R`` it is re-asked once ("Reminder: " + the question), if the window is
-  still open, the patient can still be reached on that channel and it is not quiet hours;
+  still open, the patient can still be reached on that channel and it is not quiet hours
+  (queued as a ``reask`` message: it goes out through the delivery pipeline);
 * at ``reask + R`` (or ``sent + W`` without a re-ask) a routine ``no_response`` concern
   is opened when ``C`` is true.
 
@@ -23,36 +24,33 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reminders.channels.base import ChannelError, Outbound
 from reminders.clinics.models import Clinic
 from reminders.clinics.service import send_window
 from reminders.clock import Clock
-from reminders.config import Settings
 from reminders.conversations import texts
 from reminders.conversations.flagging import raise_concern
 from reminders.conversations.matching import LOOKBACK
 from reminders.conversations.models import InboundMessage, QuestionFollowup
-from reminders.conversations.outbound import Channels, send
+from reminders.conversations.outbound import queue
 from reminders.delivery.prepare import render_message
-from reminders.delivery.send import SessionFactory, reply_address
-from reminders.enrollments.models import SENT, Enrollment, ScheduledMessage
+from reminders.delivery.send import SessionFactory
+from reminders.enrollments.models import REASK, SENT, Enrollment, ScheduledMessage
 from reminders.patients.models import Patient
 from reminders.protocols.models import ProtocolVersion
 from reminders.protocols.service import steps_of
 from reminders.protocols.spec import NoResponse
 
 log = logging.getLogger(__name__)
-STALE_CLAIM = timedelta(minutes=5)  # a "reasking" row this old: its sender died mid-send
 
 
-def run_no_response(
-    *, sessions: SessionFactory, channels: Channels, settings: Settings, clock: Clock,
-    limit: int = 200,
-) -> int:  # fmt: skip
-    """One pass over unanswered questions; returns how many re-asks and concerns it made."""
+def run_no_response(*, sessions: SessionFactory, clock: Clock, limit: int = 200) -> int:
+    """One pass over unanswered questions; returns how many re-asks and concerns it made.
+
+    Re-asks are queued for the delivery pipeline; the caller delivers them after commit.
+    """
     with sessions() as session:
         ids = _candidates(session, clock.now(), limit)
-    return sum(_follow_up(message_id, sessions, channels, settings, clock) for message_id in ids)
+    return sum(_follow_up(message_id, sessions, clock) for message_id in ids)
 
 
 def _candidates(session: Session, now: datetime, limit: int) -> list[int]:
@@ -67,9 +65,7 @@ def _candidates(session: Session, now: datetime, limit: int) -> list[int]:
     ))  # fmt: skip
 
 
-def _follow_up(
-    message_id: int, sessions: SessionFactory, channels: Channels, settings: Settings, clock: Clock
-) -> int:
+def _follow_up(message_id: int, sessions: SessionFactory, clock: Clock) -> int:
     now = clock.now()
     with sessions() as session:
         message = session.get_one(ScheduledMessage, message_id)
@@ -79,10 +75,18 @@ def _follow_up(
         )
         assert message.sent_at is not None
         if followup is None and rule.reask_after and now >= message.sent_at + rule.reask_after:
-            outbound = _reask_outbound(session, message, settings, now)
-            if outbound is not None and _claim(session, message, now):
-                session.commit()
-                return _reask(message_id, message.channel, outbound, sessions, channels, clock)
+            reask = _reask_text(session, message, now)
+            if reask is not None and _claim(session, message, now):
+                body, subject = reask
+                enrollment = session.get_one(Enrollment, message.enrollment_id)
+                queue(session=session, clinic_id=message.clinic_id, kind=REASK,
+                      channel=message.channel, body=body, subject=subject, now=now,
+                      key=str(message.id), patient_id=enrollment.patient_id,
+                      enrollment_id=enrollment.id, about_message_id=message.id,
+                      time_critical=message.time_critical, step_key=message.step_key,
+                      expires_at=_window_closes(message))  # fmt: skip
+                log.info("re-ask of message %s queued", message_id)
+                return 1
         return _maybe_close(session, message, followup, rule, now)
 
 
@@ -93,18 +97,21 @@ def _rule(session: Session, message: ScheduledMessage) -> NoResponse:
     return step.no_response if step is not None else NoResponse()
 
 
-def _reask_outbound(
-    session: Session, message: ScheduledMessage, settings: Settings, now: datetime
-) -> Outbound | None:
-    """The re-ask, or None when it cannot or should not go out now."""
+def _window_closes(message: ScheduledMessage) -> datetime:
     assert message.sent_at is not None
+    return message.sent_at + timedelta(minutes=message.answer_window_minutes or 0)
+
+
+def _reask_text(
+    session: Session, message: ScheduledMessage, now: datetime
+) -> tuple[str, str | None] | None:
+    """The re-ask's (text, email subject), or None when it cannot or should not go now."""
     enrollment = session.get_one(Enrollment, message.enrollment_id)
     patient = session.get_one(Patient, enrollment.patient_id)
     clinic = session.get_one(Clinic, message.clinic_id)
-    window_closes = message.sent_at + timedelta(minutes=message.answer_window_minutes or 0)
     address = patient.phone if message.channel == "sms" else patient.email
     opted_out = patient.sms_opted_out_at if message.channel == "sms" else patient.email_opted_out_at
-    if enrollment.status != "active" or now >= window_closes or not address or opted_out:
+    if enrollment.status != "active" or now >= _window_closes(message) or not address or opted_out:
         return None
     local = now.astimezone(ZoneInfo(patient.timezone)).time()
     if not message.time_critical and not send_window(clinic).allows(local):
@@ -112,22 +119,17 @@ def _reask_outbound(
     question = render_message(session=session, message=message, at=now)
     context = texts.clinic_context(clinic, patient.given_name)
     prefix = texts.render("reask", patient.language, context) or "Reminder:"
-    body, reference = f"{prefix} {question.text}", f"reask-{message.id}"
-    if message.channel == "sms":
-        return Outbound(to=address, body=body, sender=clinic.sms_from, reference=reference)
-    return Outbound(
-        to=address, body=body, subject=f"{prefix} {question.subject or ''}".strip(),
-        sender=clinic.email_from or settings.email_from,
-        reply_to=reply_address(message.id, settings), reference=reference,
-    )  # fmt: skip
+    subject = f"{prefix} {question.subject or ''}".strip() if message.channel == "email" else None
+    return f"{prefix} {question.text}", subject
 
 
 def _claim(session: Session, message: ScheduledMessage, now: datetime) -> bool:
     try:
         with session.begin_nested():
+            # Queued in this same transaction, so "reasked" is true once it commits.
             session.add(QuestionFollowup(
-                clinic_id=message.clinic_id, message_id=message.id, state="reasking",
-                created_at=now, updated_at=now,
+                clinic_id=message.clinic_id, message_id=message.id, state="reasked",
+                reasked_at=now, created_at=now, updated_at=now,
             ))  # fmt: skip
             session.flush()
     except IntegrityError:
@@ -135,33 +137,11 @@ def _claim(session: Session, message: ScheduledMessage, now: datetime) -> bool:
     return True
 
 
-def _reask(
-    message_id: int, channel: str, outbound: Outbound, sessions: SessionFactory,
-    channels: Channels, clock: Clock,
-) -> int:  # fmt: skip
-    result = send(channels, channel, outbound)
-    now = clock.now()
-    with sessions() as session:
-        followup = session.scalars(
-            select(QuestionFollowup).where(QuestionFollowup.message_id == message_id)
-        ).one()
-        # A failed re-ask still counts as the one re-ask: the concern step follows as usual.
-        followup.state, followup.reasked_at, followup.updated_at = "reasked", now, now
-        if not isinstance(result, ChannelError):
-            followup.reask_provider_id = result.provider_id
-    log.info("re-asked message %s by %s", message_id, channel)
-    return 1
-
-
 def _maybe_close(
     session: Session, message: ScheduledMessage, followup: QuestionFollowup | None,
     rule: NoResponse, now: datetime,
 ) -> int:  # fmt: skip
     assert message.sent_at is not None
-    if followup is not None and followup.state == "reasking":
-        if now - followup.updated_at < STALE_CLAIM:
-            return 0  # its re-ask is being sent right now
-        followup.reasked_at = followup.reasked_at or followup.updated_at
     if rule.reask_after:
         base = (followup.reasked_at if followup and followup.reasked_at else None) or (
             message.sent_at + rule.reask_after)

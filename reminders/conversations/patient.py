@@ -112,7 +112,7 @@ def from_patient(
     categories = reading.categories if reading.reaction is None else ()
     if replies.is_crisis(categories):
         severity, clarify = at_least(severity, "emergency"), False
-    # Emergency and crisis replies are exempt from loop protection.
+    # Urgent, emergency and crisis replies are exempt from loop protection.
     allowed = replies.may_reply(session=session, inbound=inbound, now=now, severity=severity,
                                 categories=categories)  # fmt: skip
     # Opted out: say nothing more, unless the patient needs to act now.
@@ -124,7 +124,7 @@ def from_patient(
                                        lang=patient.language)  # fmt: skip
     elif allowed:
         answer = replies.severity_reply(
-            clinic=clinic, first_name=patient.given_name, lang=patient.language,
+            session=session, clinic=clinic, first_name=patient.given_name, lang=patient.language,
             severity=severity, answered=inbound.kind == ANSWER, now=now, categories=categories,
         )  # fmt: skip
     if answer:

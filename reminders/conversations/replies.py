@@ -1,12 +1,18 @@
 """What we text back, in the patient's language, and when we hold our tongue.
 
 Loop protection: another robot (an auto-responder, a carrier bot) can answer our
-auto-reply with its own, forever. At most ``MAX_PER_HOUR`` auto-replies go to one number
-in an hour, and an unknown number gets one generic line a day at most. Opt-out and
-opt-in confirmations are exempt: they only follow a change of state, so they cannot loop.
-Emergency and crisis replies are exempt too: a patient who has already had three answers
-this hour and now reports an emergency still gets "call now". A loop cannot feed on it,
-since a robot's chatter is not read as an emergency.
+auto-reply with its own, forever. The rule: a patient's reply read as routine or none
+gets at most ``MAX_PER_HOUR`` auto-replies an hour per number; a reply read as urgent or
+emergency (or a crisis) is never suppressed, because a patient who has already had three
+answers this hour and now reports a fever or a bleed still needs to hear what to do. A
+loop cannot feed on it, since a robot's chatter is not read as urgent. An unknown number
+(no patient) gets the hourly cap whatever it says, and one generic line a day at most
+(:func:`may_greet_unknown`). Opt-out and opt-in confirmations are exempt: they only
+follow a change of state, so they cannot loop.
+
+Which wording goes out follows the clinic's office hours (reminders.clinics.office_hours),
+not its send window: after hours an urgent reply says the on-call clinician has been
+paged instead of "call us now".
 
 A reply about self-harm (category ``self_harm``) is a crisis: its own reply names the
 clinic's crisis line (US default 988, call or text) and the emergency number.
@@ -26,6 +32,8 @@ from reminders.conversations.models import InboundMessage
 
 MAX_PER_HOUR = 3
 CRISIS_CATEGORIES = frozenset({"self_harm"})
+# Severities whose reply is never held back by loop protection (known patients only).
+NEVER_SUPPRESSED = frozenset({"urgent", "emergency"})
 CRISIS_TEMPLATE = "auto_reply_crisis"
 UNKNOWN_SENDER_EVERY = timedelta(hours=24)
 _BY_SEVERITY = {
@@ -60,8 +68,10 @@ def may_reply(
     *, session: Session, inbound: InboundMessage, now: datetime, severity: str | None = None,
     categories: Collection[str] = (),
 ) -> bool:  # fmt: skip
-    """At most MAX_PER_HOUR auto-replies an hour, except for an emergency or a crisis."""
-    if severity == "emergency" or is_crisis(categories):
+    """At most MAX_PER_HOUR auto-replies an hour for routine and none; a known patient's
+    urgent, emergency or crisis reply always goes out. Unknown senders are always capped."""
+    known = inbound.patient_id is not None
+    if known and (severity in NEVER_SUPPRESSED or is_crisis(categories)):
         return True
     sent = recent_replies(session=session, sender=inbound.sender, now=now,
                           within=timedelta(hours=1), exclude_id=inbound.id)  # fmt: skip
@@ -75,19 +85,21 @@ def may_greet_unknown(*, session: Session, inbound: InboundMessage, now: datetim
 
 
 def severity_reply(
-    *, clinic: Clinic, first_name: str, lang: str, severity: str, answered: bool, now: datetime,
-    categories: Collection[str] = (),
+    *, session: Session, clinic: Clinic, first_name: str, lang: str, severity: str,
+    answered: bool, now: datetime, categories: Collection[str] = (),
 ) -> str | None:  # fmt: skip
     """Crisis (self-harm): the crisis line and the emergency number, whatever the severity.
-    Emergency: call now. Urgent: a nurse will call, what to do if worse. Routine: thanks,
-    the team will reply. None: a short thanks for an answer, nothing for chit-chat."""
+    Emergency: call now. Urgent: call us now while the office is open; after hours, the
+    on-call clinician has been paged and will call. Routine: thanks, the team will reply.
+    None: a short thanks for an answer, nothing for chit-chat."""
     if is_crisis(categories):
         return crisis_reply(clinic=clinic, first_name=first_name, lang=lang)
     if severity == "none" and not answered:
         return None
     template = _BY_SEVERITY.get(severity, "auto_reply_routine")
     after_hours = f"{template}_after_hours"
-    if not texts.office_open(clinic, now) and f"{after_hours}.en" in texts.system_sources():
+    if (f"{after_hours}.en" in texts.system_sources()
+            and not texts.office_open(session=session, clinic=clinic, at=now)):  # fmt: skip
         template = after_hours
     text = texts.render(template, lang, texts.clinic_context(clinic, first_name))
     if text is None and severity == "emergency":

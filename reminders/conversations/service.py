@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from reminders.channels.base import mask_address
 from reminders.clinics.models import Clinic
-from reminders.conversations import matching, replies, staff
+from reminders.conversations import matching, outbound, replies, staff
 from reminders.conversations.flagging import raise_concern
 from reminders.conversations.models import IGNORED, STAFF, UNKNOWN, InboundMessage
 from reminders.conversations.patient import from_patient
 from reminders.conversations.reading import at_least, detect_keyword, read_safely
+from reminders.delivery.models import SendAttempt
+from reminders.enrollments.models import NOTICE, PAGE, REPLY, Enrollment, ScheduledMessage
 from reminders.patients import consent
 from reminders.patients.models import Patient
 
@@ -37,9 +39,17 @@ _SPANISH = re.compile(r"\b(?:hola|ayuda|alto|parar|baja|dolor|fiebre|gracias|ten
 class Handled:
     inbound_id: int
     clinic_id: int | None = None
+    patient_id: int | None = None
     replies: list[str] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
     duplicate: bool = False
+    # The attempt rows of SMS replies sent in the TwiML answer, in the order of replies.
+    attempt_ids: list[int] = field(default_factory=list)
+
+    @property
+    def queued(self) -> bool:
+        """Whether anything waits in the pipeline for delivery right after commit."""
+        return bool(self.alert_ids)
 
 
 def receive_sms(
@@ -51,7 +61,7 @@ def receive_sms(
                              body=body[:MAX_BODY], received_at=now)  # fmt: skip
     existing = _store(session, inbound)
     if existing is not None:
-        return _duplicate(existing)
+        return _duplicate(session, existing)
     text, twilio_keyword = body, (opt_out_type or "").upper()
     if twilio_keyword in ("STOP", "START", "HELP") and detect_keyword(body) is None:
         # Twilio's Advanced Opt-Out matched a keyword we do not know (a custom one):
@@ -106,7 +116,16 @@ def receive_email(
                              received_at=now)  # fmt: skip
     existing = _store(session, inbound)
     if existing is not None:
-        return _duplicate(existing)
+        return _duplicate(session, existing)
+    member = staff.staff_by_email(session=session, address=sender)
+    if member is not None and not automated:
+        answer = staff.acknowledge_by_email(
+            session=session, member=member, text=text, subject="", now=now,
+            page_concern_id=_concern_of_page(session, reply_to_message),
+        )  # fmt: skip
+        if answer is not None:
+            inbound.kind, inbound.clinic_id = STAFF, member.clinic_id
+            return _finish(session, now, inbound, [answer], [])
     patient = None
     if reply_to_message is not None:
         patient = _patient_of_message(session, reply_to_message)
@@ -148,19 +167,34 @@ def _by_provider_id(session: Session, provider_id: str) -> InboundMessage | None
     return session.scalar(select(InboundMessage).where(InboundMessage.provider_id == provider_id))
 
 
-def _duplicate(existing: InboundMessage) -> Handled:
+def _duplicate(session: Session, existing: InboundMessage) -> Handled:
     # The provider retries only when it did not get our answer, so the patient never got
-    # the reply: answer the same again. Nothing is re-read, re-flagged or re-paged.
+    # the reply: answer the same again (the same attempt rows stand for it). Nothing is
+    # re-read, re-flagged or re-paged.
     log.info("inbound %s delivered again; answering as before", existing.id)
-    return Handled(existing.id, existing.clinic_id,
-                   [existing.auto_reply] if existing.auto_reply else [], duplicate=True)
+    attempts = list(session.scalars(
+        select(SendAttempt.id).join(ScheduledMessage, ScheduledMessage.id == SendAttempt.message_id)
+        .where(ScheduledMessage.inbound_id == existing.id, ScheduledMessage.kind == REPLY,
+               ScheduledMessage.channel == "sms")
+        .order_by(SendAttempt.id)
+    ))  # fmt: skip
+    return Handled(existing.id, existing.clinic_id, existing.patient_id,
+                   [existing.auto_reply] if existing.auto_reply else [], duplicate=True,
+                   attempt_ids=attempts)
+
+
+def _concern_of_page(session: Session, message_id: int | None) -> int | None:
+    message = session.get(ScheduledMessage, message_id) if message_id is not None else None
+    return message.concern_id if message is not None and message.kind == PAGE else None
 
 
 def _patient_of_message(session: Session, message_id: int) -> Patient | None:
-    from reminders.enrollments.models import Enrollment, ScheduledMessage
-
     message = session.get(ScheduledMessage, message_id)
-    if message is None:
+    if message is None or message.kind in (PAGE, NOTICE):
+        return None  # staff mail: a reply to it is not a patient's
+    if message.patient_id is not None:
+        return session.get(Patient, message.patient_id)
+    if message.enrollment_id is None:
         return None
     enrollment = session.get_one(Enrollment, message.enrollment_id)
     return session.get(Patient, enrollment.patient_id)
@@ -202,6 +236,9 @@ def _finish(
 ) -> Handled:  # fmt: skip
     inbound.auto_reply = "\n\n".join(answer) if answer else None
     session.flush()
+    attempts = (outbound.record_twiml(session=session, inbound=inbound, bodies=answer, now=now)
+                if inbound.channel == "sms" else [])  # fmt: skip
     log.info("inbound %s: kind=%s severity=%s replies=%d alerts=%d", inbound.id, inbound.kind,
              inbound.severity, len(answer), len(alert_ids))  # fmt: skip
-    return Handled(inbound.id, inbound.clinic_id, answer, alert_ids)
+    return Handled(inbound.id, inbound.clinic_id, inbound.patient_id, answer, alert_ids,
+                   attempt_ids=attempts)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
 
 from reminders import rendering
+from reminders.clinics import office_hours
 from reminders.clinics.models import DEFAULT_CRISIS_LINE, Clinic
-from reminders.clinics.service import send_window
 from reminders.delivery.context import display_phone
 from reminders.protocols.loader import template_dirs
 
@@ -48,6 +49,7 @@ def render(template: str, lang: str, context: dict[str, object]) -> str | None:
         return None
 
 
-def office_open(clinic: Clinic, now: datetime) -> bool:
-    """Whether the clinic is staffed now: its send window, read in the clinic's own zone."""
-    return send_window(clinic).allows(now.astimezone(ZoneInfo(clinic.timezone)).time())
+def office_open(*, session: Session, clinic: Clinic, at: datetime) -> bool:
+    """Whether someone answers the clinic phone at ``at``: its office hours and closed
+    dates (not the send window, which is about quiet hours for our own texts)."""
+    return office_hours.office_open(session=session, clinic=clinic, at=at)

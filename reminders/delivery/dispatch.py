@@ -17,9 +17,20 @@ from sqlalchemy import ColumnElement, Select, Table, and_, exists, func, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from reminders.delivery.bulk import among
-from reminders.enrollments.models import CLAIMED, OPEN_STATUSES, PENDING, SENDING, ScheduledMessage
+from reminders.enrollments.models import (
+    CLAIMED,
+    NOTICE,
+    OPEN_STATUSES,
+    PAGE,
+    PENDING,
+    REPLY,
+    SENDING,
+    STAFF_TEXT,
+    ScheduledMessage,
+)
 
 IN_FLIGHT = (CLAIMED, SENDING)
+URGENT_KINDS = (PAGE, REPLY, NOTICE, STAFF_TEXT)
 # One alias for the life of the process: SQLAlchemy adapts an alias's columns on first
 # use, which costs milliseconds; a fresh alias per claim paid that every time.
 _EARLIER = aliased(ScheduledMessage, name="earlier")
@@ -85,7 +96,14 @@ def claim_due(
         if saturated:
             pending = and_(pending, or_(m.channel != "sms", m.clinic_id.not_in(saturated)))
     if len(rows) < limit:
-        rows += _candidates(session, pending, now, limit - len(rows), order=(m.due_at,))
+        # Pages, replies and clinicians' texts first: a page must not queue behind the
+        # morning's backlog of check-ins (its own small partial index, ix_messages_urgent).
+        rows += _candidates(session, and_(pending, m.kind.in_(URGENT_KINDS)), now,
+                            limit - len(rows), order=(m.due_at,))  # fmt: skip
+    if len(rows) < limit:
+        seen = [row[0] for row in rows]
+        ordinary = and_(pending, m.id.not_in(seen)) if seen else pending
+        rows += _candidates(session, ordinary, now, limit - len(rows), order=(m.due_at,))
     ids: list[int] = []
     for message_id, clinic_id, channel in rows:
         if limits.per_sender is not None and channel == "sms":

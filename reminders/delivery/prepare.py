@@ -18,14 +18,16 @@ from sqlalchemy.orm import Session
 from reminders.channels.base import Outbound
 from reminders.config import Settings
 from reminders.delivery import bulk
+from reminders.delivery import page_text as pages
 from reminders.delivery.context import message_context
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.rendered import RenderedMessage, render_template
 from reminders.delivery.replyto import reply_address
 from reminders.delivery.rows import MessageRow, load_rows
-from reminders.enrollments.models import ScheduledMessage
+from reminders.enrollments.models import NOTICE, PAGE, REASK, REPLY, STEP, ScheduledMessage
 from reminders.protocols import service as protocols
 from reminders.protocols.models import ProtocolVersion
+from reminders.segments import count as count_segments
 
 # -- protocol versions ----------------------------------------------------------------
 
@@ -42,6 +44,7 @@ _VERSIONS_LOCK = threading.Lock()
 
 
 def version_of(session: Session, row: MessageRow) -> _Version:
+    assert row.version_id is not None, "only a step or a re-ask has a protocol version"
     cached = _VERSIONS.get(row.version_id)
     if cached is not None and cached.checksum == row.version_checksum:
         return cached
@@ -57,7 +60,17 @@ def version_of(session: Session, row: MessageRow) -> _Version:
     return loaded
 
 
-def render(session: Session, row: MessageRow, at: datetime) -> RenderedMessage:
+def render(
+    session: Session, row: MessageRow, at: datetime, settings: Settings | None = None
+) -> RenderedMessage:
+    if row.kind == PAGE and row.body is None:
+        assert settings is not None, "a page's link needs the public URL"
+        return pages.render_page(row, settings)
+    if row.body is not None:  # decided and written when it was queued
+        segments = count_segments(row.body).segments if row.channel == "sms" else 0
+        return RenderedMessage(text=row.body, segments=segments, subject=row.subject)
+    assert row.version_id is not None and row.given_name is not None, "a step has a patient"
+    assert row.timezone is not None and row.language is not None and row.performed_at
     version = version_of(session, row)
     context = message_context(
         first_name=row.given_name,
@@ -76,17 +89,29 @@ def render(session: Session, row: MessageRow, at: datetime) -> RenderedMessage:
 
 
 def skip_reason(row: MessageRow, now: datetime) -> str | None:
-    """Why sending no longer makes sense, re-checked just before the provider call."""
-    if row.enrollment_status != "active":
+    """Why sending no longer makes sense, re-checked just before the provider call.
+
+    A page is cancelled once its concern is acknowledged. Steps and re-asks need an
+    active enrollment. Replies and notices answer something the person just did (a
+    STOP is confirmed to the number that sent it), so opting out does not hold them;
+    a step, a re-ask or a clinician's text never goes to a patient who opted out.
+    """
+    if row.kind == PAGE:
+        if row.concern_status != "open":
+            return "acknowledged"
+        return "expired" if now >= row.expires_at else None
+    if row.kind in (STEP, REASK) and row.enrollment_status != "active":
         return f"enrollment_{row.enrollment_status}"
     if now >= row.expires_at:
         return "expired"
+    if row.recipient is not None:
+        return None
     opted_out, address = (
         (row.sms_opted_out_at, row.phone)
         if row.channel == "sms"
         else (row.email_opted_out_at, row.email)
     )
-    if opted_out is not None:
+    if opted_out is not None and row.kind not in (REPLY, NOTICE):
         return "opted_out"
     if not address:
         return "no_contact_for_channel"
@@ -96,9 +121,11 @@ def skip_reason(row: MessageRow, now: datetime) -> str | None:
 def outbound(
     row: MessageRow, rendered: RenderedMessage, now: datetime, settings: Settings
 ) -> Outbound:
+    # A reply to a re-ask answers the question it repeats.
+    replies_to = row.about_message_id or row.id
     if row.channel == "sms":
         return Outbound(
-            to=row.phone or "",
+            to=row.recipient or row.phone or "",
             body=rendered.text,
             sender=row.sms_from,
             status_callback=settings.public_url.rstrip("/") + "/webhooks/twilio/status",
@@ -107,12 +134,12 @@ def outbound(
             reference=str(row.id),
         )
     return Outbound(
-        to=row.email or "",
+        to=row.recipient or row.email or "",
         body=rendered.text,
         html=rendered.html,
         subject=rendered.subject,
         sender=row.email_from or settings.email_from,
-        reply_to=reply_address(row.id, settings),
+        reply_to=reply_address(replies_to, settings),
         reference=str(row.id),
     )
 
@@ -124,6 +151,8 @@ class Ready:
     claim: Claim
     outbound: Outbound
     channel: str
+    kind: str
+    concern_id: int | None
     attempt_id: int
     due_at: datetime
     expires_at: datetime
@@ -176,6 +205,8 @@ def start_sending(
             claim=c.claim,
             outbound=c.outbound,
             channel=c.row.channel,
+            kind=c.row.kind,
+            concern_id=c.row.concern_id,
             attempt_id=attempts[c.row.id],
             due_at=c.row.due_at,
             expires_at=c.row.expires_at,

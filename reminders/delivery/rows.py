@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from reminders.clinics.models import Clinic
+from reminders.conversations.models import Concern
 from reminders.delivery.bulk import among
 from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import Enrollment, ScheduledMessage
@@ -24,7 +25,9 @@ from reminders.scheduling import SendWindow
 # Attempt statuses that say "maybe sent": written before the provider call and never
 # finished (we crashed), or a provider error after the request may have arrived.
 DOUBTFUL = ("sending", "in_doubt")
-NOT_SENT = "error"
+# Attempts that definitely did not reach the patient: refused at send time, or reported
+# undelivered/failed by the provider's status callback (the message may be sent again).
+NOT_SENT = ("error", "undelivered", "failed", "canceled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class MessageRow:
     id: int
     claims: int
     status: str
+    kind: str
     channel: str
     step_key: str
     occurrence: int
@@ -43,28 +47,39 @@ class MessageRow:
     due_at: datetime
     expires_at: datetime
     clinic_id: int
-    enrollment_id: int
-    enrollment_status: str
-    version_id: int
-    version_checksum: str
-    version_status: str
-    patient_id: int
-    given_name: str
+    # Set for every message but a page (which goes to ``recipient``) and a reply to an
+    # unknown number; protocol fields only for steps and re-asks.
+    enrollment_id: int | None
+    enrollment_status: str | None
+    version_id: int | None
+    version_checksum: str | None
+    version_status: str | None
+    patient_id: int | None
+    given_name: str | None
     phone: str | None
     email: str | None
-    timezone: str
-    language: str
+    timezone: str | None
+    language: str | None
     sms_opted_out_at: datetime | None
     email_opted_out_at: datetime | None
-    performed_at: datetime
+    performed_at: datetime | None
     follow_up_at: datetime | None
     clinic_name: str
+    clinic_timezone: str
     contact_phone: str | None
     emergency_number: str
     sms_from: str
     email_from: str | None
     window_opens: time
     window_closes: time
+    body: str | None
+    subject: str | None
+    recipient: str | None
+    concern_id: int | None
+    concern_status: str | None
+    concern_severity: str | None
+    concern_ack_code: str | None
+    about_message_id: int | None
     tried: bool  # an attempt exists that did not end in a definite "not sent"
 
     @property
@@ -73,10 +88,12 @@ class MessageRow:
 
 
 _M, _E, _P, _PR, _C, _V = ScheduledMessage, Enrollment, Patient, Procedure, Clinic, ProtocolVersion
+_CO = Concern
 _COLUMNS = (
     _M.id,
     _M.claims,
     _M.status,
+    _M.kind,
     _M.channel,
     _M.step_key,
     _M.occurrence,
@@ -102,25 +119,36 @@ _COLUMNS = (
     _PR.performed_at,
     _PR.follow_up_at,
     _C.name,
+    _C.timezone,
     _C.contact_phone,
     _C.emergency_number,
     _C.sms_from,
     _C.email_from,
     _C.window_opens,
     _C.window_closes,
+    _M.body,
+    _M.subject,
+    _M.recipient,
+    _M.concern_id,
+    _CO.status,
+    _CO.severity,
+    _CO.ack_code,
+    _M.about_message_id,
     # Nearly always false: only then do the attempts themselves need reading.
-    exists().where(SendAttempt.message_id == _M.id, SendAttempt.status != NOT_SENT),
+    exists().where(SendAttempt.message_id == _M.id, SendAttempt.status.not_in(NOT_SENT)),
 )
 
 
 def load_rows(session: Session, ids: Iterable[int]) -> dict[int, MessageRow]:
+    # Outer joins: a page has no patient, a reply to a patient no enrollment.
     query = (
         select(*_COLUMNS)
-        .join(_E, _E.id == _M.enrollment_id)
-        .join(_P, _P.id == _E.patient_id)
-        .join(_PR, _PR.id == _E.procedure_id)
         .join(_C, _C.id == _M.clinic_id)
-        .join(_V, _V.id == _E.protocol_version_id)
+        .outerjoin(_E, _E.id == _M.enrollment_id)
+        .outerjoin(_P, _P.id == func.coalesce(_M.patient_id, _E.patient_id))
+        .outerjoin(_PR, _PR.id == _E.procedure_id)
+        .outerjoin(_V, _V.id == _E.protocol_version_id)
+        .outerjoin(_CO, _CO.id == _M.concern_id)
         .where(among(session, _M.id, list(ids)))
     )
     return {row[0]: MessageRow(*row) for row in session.execute(query)}
@@ -141,7 +169,7 @@ def open_attempts(session: Session, ids: Iterable[int]) -> dict[int, list[Attemp
     a = SendAttempt
     query = (
         select(a.id, a.message_id, a.status, a.channel, a.started_at, a.provider_id)
-        .where(among(session, a.message_id, list(ids)), a.status != NOT_SENT)
+        .where(among(session, a.message_id, list(ids)), a.status.not_in(NOT_SENT))
         .order_by(a.id.desc())
     )
     found: dict[int, list[AttemptState]] = {}

@@ -32,10 +32,12 @@ from reminders import metrics
 from reminders.channels.base import Channel, ChannelError, SendResult
 from reminders.clock import Clock
 from reminders.config import Settings
+from reminders.delivery import pages
 from reminders.delivery import prepare as prep
 from reminders.delivery import rows as rowdata
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.failures import handle_failure
+from reminders.delivery.pages import mark_pages_sent
 from reminders.delivery.ratelimit import RateLimiter
 from reminders.delivery.reconcile import Doubt, reconcile
 from reminders.delivery.record import (
@@ -45,7 +47,7 @@ from reminders.delivery.record import (
     record_one_accepted,
 )
 from reminders.delivery.replyto import parse_reply_address, reply_address
-from reminders.enrollments.models import CLAIMED, FAILED, PENDING, SENT, SKIPPED
+from reminders.enrollments.models import CANCELLED, CLAIMED, FAILED, PAGE, PENDING, SENT, SKIPPED
 from reminders.scheduling import defer_to_window
 
 __all__ = ["Outcome", "Sender", "SessionFactory", "backoff", "parse_reply_address", "reply_address"]
@@ -57,7 +59,8 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 @dataclass(frozen=True)
 class Outcome:
     message_id: int
-    # sent | skipped | deferred | retry | failed | fallback | reconciled | stale | error
+    # sent | skipped | cancelled | deferred | retry | failed | fallback | reconciled | stale
+    # | error
     result: str
     detail: str = ""
 
@@ -177,10 +180,13 @@ class Sender:
             settle(SENT, "already_accepted", "reconciled", sent_at=now)
             return None
         reason = None if doubtful else prep.skip_reason(row, now)
+        if reason == "acknowledged":  # a page whose concern someone took meanwhile
+            settle(CANCELLED, reason, "cancelled")
+            return None
         if reason is not None:
             settle(SKIPPED, reason, "skipped")
             return None
-        tz = ZoneInfo(row.timezone)
+        tz = ZoneInfo(row.timezone or row.clinic_timezone)
         quiet = not row.time_critical and not row.window.allows(now.astimezone(tz).time())
         if quiet and not doubtful:
             opening = defer_to_window(now, tz, row.window)
@@ -190,7 +196,7 @@ class Sender:
                 settle(PENDING, "deferred_quiet_hours", "deferred", due_at=opening)
             return None
         try:
-            rendered = prep.render(session, row, now)
+            rendered = prep.render(session, row, now, self.settings)
         except Exception as exc:  # a template error must not stop the rest of the batch
             log.error("render failed for message %s: %s", row.id, exc.__class__.__name__)
             settle(FAILED, "render_error", "failed")
@@ -207,6 +213,10 @@ class Sender:
     def _call(self, item: prep.Ready) -> tuple[prep.Ready, SendResult | ChannelError, datetime]:
         if item.channel == "sms":
             self.rate_limiter.acquire(item.outbound.sender)
+        if item.kind == PAGE and item.concern_id is not None:
+            return item, pages.send_unless_acknowledged(
+                item, self.channels[item.channel], self.sessions
+            ), self.clock.now()
         result: SendResult | ChannelError
         try:
             result = self.channels[item.channel].send(item.outbound)
@@ -231,6 +241,10 @@ class Sender:
         try:
             with self.sessions() as session:
                 finished = record_accepted(session, accepted, now)
+                paged = [i.claim.message_id for i, _r, _at in accepted
+                         if i.kind == PAGE and i.claim.message_id in finished]  # fmt: skip
+                if paged:
+                    mark_pages_sent(session, paged, now)
         except IntegrityError:
             # A provider id seen before (a console channel restarted its counter): record
             # one by one, dropping only the colliding id, rather than lose the batch.

@@ -69,6 +69,18 @@ class ScheduledMessage(Base):
             sqlite_where=text("status IN ('claimed', 'sending')"),
         ),
         Index("ix_messages_enrollment", "enrollment_id", "due_at"),
+        # Pages and replies are claimed ahead of check-ins (dispatch.py): their own small
+        # index, so finding them never walks a backlog of due check-ins.
+        Index(
+            "ix_messages_urgent",
+            "due_at",
+            postgresql_where=text(
+                "status = 'pending' AND kind IN ('page', 'reply', 'notice', 'staff_text')"
+            ),
+            sqlite_where=text(
+                "status = 'pending' AND kind IN ('page', 'reply', 'notice', 'staff_text')"
+            ),
+        ),
         Index("ix_messages_concern", "concern_id"),
         Index("ix_messages_patient", "patient_id"),
     )

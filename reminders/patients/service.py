@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from reminders.conversations.models import Concern, InboundMessage
 from reminders.delivery.models import SendAttempt
-from reminders.enrollments.models import Enrollment, ScheduledMessage
+from reminders.enrollments.models import STAFF_TEXT, STEP, Enrollment, ScheduledMessage
 from reminders.enrollments.service import NotFound
 from reminders.patients import consent
 from reminders.patients.models import Patient, Procedure
@@ -130,9 +130,13 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
         .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())))  # fmt: skip
     enrollment_ids = [e.id for e in enrollments]
     messages = list(session.scalars(
-        select(ScheduledMessage).where(ScheduledMessage.clinic_id == clinic_id,
-                                       ScheduledMessage.enrollment_id.in_(enrollment_ids))
-        .order_by(ScheduledMessage.due_at, ScheduledMessage.id)))  # fmt: skip
+        select(ScheduledMessage).where(
+            ScheduledMessage.clinic_id == clinic_id,
+            or_(ScheduledMessage.enrollment_id.in_(enrollment_ids),
+                # Clinicians' texts to her (auto-replies show with the reply they answer).
+                and_(ScheduledMessage.patient_id == patient.id,
+                     ScheduledMessage.kind == STAFF_TEXT)),
+        ).order_by(ScheduledMessage.due_at, ScheduledMessage.id)))  # fmt: skip
     attempts = latest_attempts(session, [m.id for m in messages])
     views: dict[int, EnrollmentView] = {}
     for enrollment in enrollments:
@@ -146,7 +150,8 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
         attempt = attempts.get(message.id)
         view = MessageView(message, attempt.status if attempt else None,
                            attempt.error_message if attempt else None)  # fmt: skip
-        views[message.enrollment_id].messages.append(view)
+        if message.enrollment_id in views and message.kind == STEP:
+            views[message.enrollment_id].messages.append(view)
         events.append(Event(message.sent_at or message.due_at, "message", view))
     replies = list(session.scalars(
         select(InboundMessage).where(InboundMessage.clinic_id == clinic_id,

@@ -149,8 +149,14 @@ async def csrf_form(
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: '/patients/3' yes, '//evil.example' or 'https://…' no."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """Only same-site paths: '/patients/3' yes, '//evil.example' or 'https://…' no.
+
+    Backslashes and control characters are refused anywhere: browsers read a backslash as
+    a slash and drop tabs and newlines, so '/<tab>/evil.example' would leave the site too.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
     return target
 

@@ -1,4 +1,5 @@
-"""GET /healthz (is the database and the broker reachable?) and GET /metrics (Prometheus).
+"""GET /healthz (is the database and the broker reachable? does every clinic have someone
+on call?) and GET /metrics (Prometheus).
 
 The backlog gauges are read from the database at scrape time, so every web process
 reports the same truth whichever process did the sending. The counters in
@@ -12,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -28,8 +30,10 @@ from prometheus_client import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from reminders.clinics.models import Clinic
 from reminders.delivery.dispatch import in_flight
 from reminders.enrollments.models import PENDING, ScheduledMessage
+from reminders.oncall.service import on_call_many
 from reminders.web.deps import ClockDep, SettingsDep
 
 log = logging.getLogger(__name__)
@@ -38,17 +42,43 @@ TIMEOUT = 2.0  # seconds; a health check that hangs is as bad as one that fails
 
 
 @router.get("/healthz")
-def healthz(request: Request, settings: SettingsDep) -> JSONResponse:
-    """``{"status": "ok"|"down", "checks": {...}}``; 503 when any configured part is down."""
-    checks: dict[str, dict[str, str]] = {"database": _check_database(request.app.state.engine)}
+def healthz(request: Request, settings: SettingsDep, clock: ClockDep) -> JSONResponse:
+    """``{"status": "ok"|"degraded"|"down", "checks": {...}}``; 503 when any configured
+    part is down.
+
+    A clinic with nobody on call right now makes the status ``degraded`` (still 200: the
+    service works, a person has to fix the rota) and adds ``checks.oncall`` with the
+    number of such clinics, never their names.
+    """
+    checks: dict[str, dict[str, Any]] = {"database": _check_database(request.app.state.engine)}
     if settings.broker_url:
         checks["broker"] = _check_redis(settings.broker_url)
     else:
         checks["broker"] = {"status": "not_configured"}  # embedded mode has no broker
+    if checks["database"]["status"] == "ok":
+        uncovered = _check_on_call(request.app.state.sessionmaker, clock.now())
+        if uncovered is not None:
+            checks["oncall"] = uncovered
     down = any(check["status"] == "down" for check in checks.values())
-    return JSONResponse(
-        {"status": "down" if down else "ok", "checks": checks}, status_code=503 if down else 200
-    )
+    degraded = any(check["status"] == "degraded" for check in checks.values())
+    status = "down" if down else "degraded" if degraded else "ok"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if down else 200)
+
+
+def _check_on_call(maker: sessionmaker[Session], now: datetime) -> dict[str, Any] | None:
+    """``{"status": "degraded", "uncovered_clinics": N}`` when N > 0 clinics have nobody
+    on call now; None when every clinic does (or the answer could not be read: the
+    database check speaks for that)."""
+    try:
+        with maker() as session:
+            clinics = list(session.scalars(select(Clinic)))
+            found = on_call_many(session=session, clinics=clinics, at=now)
+            session.rollback()
+    except Exception as exc:
+        log.warning("health: on-call coverage not readable (%s)", type(exc).__name__)
+        return None
+    uncovered = sum(1 for shift in found.values() if shift is None)
+    return {"status": "degraded", "uncovered_clinics": uncovered} if uncovered else None
 
 
 def _check_database(engine: Engine) -> dict[str, str]:

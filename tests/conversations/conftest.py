@@ -24,6 +24,7 @@ from reminders.delivery.send import SessionFactory
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.models import SENT, Enrollment, ScheduledMessage
 from reminders.enrollments.schemas import parse_enrollment
+from reminders.oncall.models import OnCallShift
 from tests.conftest import alice_payload
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeSmtp, FakeTwilio
 
@@ -42,6 +43,7 @@ def make_settings(**overrides: object) -> Settings:
         "public_url": PUBLIC_URL, "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN, "inbound_email_user": "parse",
         "inbound_email_password": "parse-secret", "environment": "test",
+        "sms_rate_per_second": 0,
     }  # fmt: skip
     return Settings(**(values | overrides))  # type: ignore[arg-type]
 
@@ -77,10 +79,15 @@ def bob(session: Session, lakeside: Clinic, now: datetime) -> Enrollment:
 
 @pytest.fixture
 def staffed(session: Session, riverside: Clinic) -> Clinic:
-    """Riverside with a backup contact and an admin, so escalation has somewhere to go."""
-    riverside.backup_phone, riverside.backup_email = BACKUP, "backup@riverside.test"
-    session.add(StaffMember(clinic_id=riverside.id, email="admin@riverside.test", name="Ada",
-                            role="admin", phone=ADMIN))  # fmt: skip
+    """Riverside with Ben as Olive's backup on the rota and Ada the admin, so escalation has
+    somewhere to go: primary Olive → backup Ben → the clinicians (both) → Ada."""
+    ben = StaffMember(clinic_id=riverside.id, email="backup@riverside.test", name="Ben",
+                      role="clinician", phone=BACKUP)  # fmt: skip
+    session.add_all([ben, StaffMember(clinic_id=riverside.id, email="admin@riverside.test",
+                                      name="Ada", role="admin", phone=ADMIN)])  # fmt: skip
+    session.flush()
+    shift = session.scalars(select(OnCallShift).where(OnCallShift.clinic_id == riverside.id)).one()
+    shift.backup_staff_id = ben.id
     session.flush()
     return riverside
 

@@ -105,19 +105,23 @@ def test_consent_changes_name_a_known_channel_and_way(
 
 
 def test_self_harm_gets_the_crisis_line_and_the_emergency_number_in_each_language(
-    riverside: Clinic, now: datetime
+    session: Session, riverside: Clinic, now: datetime
 ) -> None:
-    english = replies.severity_reply(clinic=riverside, first_name="Alice", lang="en",
-                                     severity="emergency", answered=False, now=now,
-                                     categories=["self_harm"])  # fmt: skip
+    english = replies.severity_reply(
+        session=session, clinic=riverside, first_name="Alice", lang="en",
+        severity="emergency", answered=False, now=now, categories=["self_harm"],
+    )
     assert english is not None and "call or text 988" in english and "911" in english
-    spanish = replies.severity_reply(clinic=riverside, first_name="Alicia", lang="es",
-                                     severity="emergency", answered=False, now=now,
-                                     categories=["self_harm", "other"])  # fmt: skip
+    spanish = replies.severity_reply(
+        session=session, clinic=riverside, first_name="Alicia", lang="es",
+        severity="emergency", answered=False, now=now, categories=["self_harm", "other"],
+    )
     assert spanish is not None
     assert "llame o envíe un mensaje de texto al 988" in spanish and "911" in spanish
-    plain = replies.severity_reply(clinic=riverside, first_name="Alice", lang="en",
-                                   severity="emergency", answered=False, now=now)  # fmt: skip
+    plain = replies.severity_reply(
+        session=session, clinic=riverside, first_name="Alice", lang="en",
+        severity="emergency", answered=False, now=now,
+    )
     assert plain is not None and "988" not in plain  # other emergencies: "call 911 now"
 
 

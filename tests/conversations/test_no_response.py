@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reminders.clock import SimulatedClock
 from reminders.config import Settings
 from reminders.conversations.models import Concern, InboundMessage, QuestionFollowup
 from reminders.conversations.no_response import run_no_response
-from reminders.conversations.outbound import Channels
+from reminders.conversations.outbound import Channels, deliver_now
 from reminders.conversations.service import receive_sms
 from reminders.delivery.send import SessionFactory
-from reminders.enrollments.models import Enrollment
+from reminders.enrollments.models import (
+    CANCELLED,
+    PENDING,
+    REASK,
+    STEP,
+    Enrollment,
+    ScheduledMessage,
+)
 from tests.conversations.conftest import (
     ALICE_PHONE,
     RIVERSIDE_NUMBER,
@@ -25,6 +32,21 @@ from tests.conversations.conftest import (
 from tests.fakes import FakeTwilio
 
 
+def follow_up(sessions: SessionFactory, channels: Channels, settings: Settings,
+              clock: SimulatedClock) -> int:  # fmt: skip
+    """The periodic job: re-asks and concerns queued, then delivered by the pipeline."""
+    done = run_no_response(sessions=sessions, clock=clock)
+    deliver_now(sessions=sessions, channels=channels, settings=settings, clock=clock)
+    return done
+
+
+def only_the_question_was_due(session: Session) -> None:
+    """Alice's other check-ins are out of the way: only re-asks are left to send."""
+    m = ScheduledMessage
+    session.execute(update(m).where(m.status == PENDING, m.kind == STEP)
+                    .values(status=CANCELLED))  # fmt: skip
+
+
 def test_infection_check_is_reasked_once_then_goes_to_the_coordinator(
     session: Session, alice: Enrollment, now: datetime, same_session: SessionFactory,
     channels: Channels, settings: Settings, fake_twilio: FakeTwilio,
@@ -32,17 +54,20 @@ def test_infection_check_is_reasked_once_then_goes_to_the_coordinator(
     # Day 3 at 10:00 Chicago; the step says reask_after 6h, concern: true.
     sent = now + hours(2 * 24 + 19 + 50 / 60)
     check = send_question(session, alice, "infection_check", sent)
+    only_the_question_was_due(session)
     clock = SimulatedClock(sent + hours(5.9))
 
     def run() -> int:
-        return run_no_response(sessions=same_session, channels=channels, settings=settings,
-                               clock=clock)  # fmt: skip
+        return follow_up(same_session, channels, settings, clock)
 
     assert run() == 0
     clock.advance(hours(0.1))  # 16:00: six hours without an answer
     assert run() == 1
     [reask] = texts_to(fake_twilio, ALICE_PHONE)
     assert reask.startswith("Reminder: ") and "Reply" in reask
+    # It went out through the pipeline: a message row of its own, with an attempt.
+    row = session.scalars(select(ScheduledMessage).where(ScheduledMessage.kind == REASK)).one()
+    assert (row.status, row.about_message_id, row.body) == ("sent", check.id, reask)
     clock.advance(hours(1))
     assert run() == 0  # re-asked once, never twice
     assert session.scalars(select(Concern)).all() == []
@@ -72,9 +97,9 @@ def test_numbness_check_is_reasked_but_raises_no_concern(
     channels: Channels, settings: Settings, fake_twilio: FakeTwilio,
 ) -> None:  # fmt: skip
     send_question(session, alice, "numbness_check", now + hours(4))  # 18:10 local
+    only_the_question_was_due(session)
     clock = SimulatedClock(now + hours(6))  # 20:10: quiet hours have begun
-    run = lambda: run_no_response(sessions=same_session, channels=channels,  # noqa: E731
-                                  settings=settings, clock=clock)  # fmt: skip
+    run = lambda: follow_up(same_session, channels, settings, clock)  # noqa: E731
     assert run() == 0 and texts_to(fake_twilio, ALICE_PHONE) == []  # no texts at night
     clock.advance(hours(2))  # two hours past the re-ask time, never re-asked: close quietly
     assert run() == 0
@@ -88,10 +113,10 @@ def test_an_answered_question_is_left_alone(
 ) -> None:  # fmt: skip
     sent = now + hours(2 * 24 + 19 + 50 / 60)
     send_question(session, alice, "infection_check", sent)
+    only_the_question_was_due(session)
     receive_sms(session=session, now=sent + hours(1), message_sid="SMans" + "0" * 29,
                 sender=ALICE_PHONE, to=RIVERSIDE_NUMBER, body="no")  # fmt: skip
     clock = SimulatedClock(sent + hours(30))
-    assert run_no_response(sessions=same_session, channels=channels, settings=settings,
-                           clock=clock) == 0  # fmt: skip
+    assert follow_up(same_session, channels, settings, clock) == 0
     assert texts_to(fake_twilio, ALICE_PHONE) == []
     assert session.scalars(select(Concern)).all() == []

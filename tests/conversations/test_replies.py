@@ -120,7 +120,7 @@ def test_an_emergency_tells_alice_to_call_911_and_pages_on_call(
     assert concern.severity == "emergency" and concern.escalation_level == 0
     assert concern.next_escalation_at == now + hours(2) + (hours(5 / 60))
     alerts = session.scalars(select(StaffAlert).where(StaffAlert.concern_id == concern.id)).all()
-    assert sorted((a.channel, a.role) for a in alerts) == [("email", "on_call"), ("sms", "on_call")]
+    assert sorted((a.channel, a.role) for a in alerts) == [("email", "primary"), ("sms", "primary")]
 
 
 def test_a_routine_question_opens_a_quiet_concern_and_thanks_her(
@@ -133,13 +133,15 @@ def test_a_routine_question_opens_a_quiet_concern_and_thanks_her(
     assert "team" in handled.replies[0]
 
 
-def test_out_of_hours_wording_uses_the_clinics_window(
+def test_out_of_hours_wording_follows_the_clinics_office_hours(
     session: Session, alice: Enrollment, now: datetime
 ) -> None:
-    night = now + hours(9)  # 23:10 in Chicago; the office is closed
+    night = now + hours(9)  # 23:10 on Friday in Chicago; the office is closed
     assert "closed" in text(session, night, "my hip is sore, is that ok?").replies[0]
-    day = now + hours(20)  # 10:10 the next morning
-    assert "closed" not in text(session, day, "still a bit sore, is that ok?").replies[0]
+    saturday = now + hours(20)  # 10:10 on Saturday: inside the send window, office closed
+    assert "closed" in text(session, saturday, "still a bit sore, is that ok?").replies[0]
+    monday = now + hours(68)  # 10:10 on Monday
+    assert "closed" not in text(session, monday, "still a bit sore, is that ok?").replies[0]
 
 
 def test_spanish_speakers_get_spanish(

@@ -22,6 +22,8 @@ _WEEKDAYS_9_TO_5 = (
     '"thu": ["08:00", "17:00"], "fri": ["08:00", "17:00"]}'
 )
 
+_URGENT = "status = 'pending' AND kind IN ('page', 'reply', 'notice', 'staff_text')"
+
 
 def upgrade() -> None:
     op.create_table(
@@ -99,6 +101,10 @@ def upgrade() -> None:
         )
         batch_op.create_foreign_key("fk_messages_staff", "staff_members", ["staff_id"], ["id"])
         batch_op.create_index("ix_messages_concern", ["concern_id"])
+        batch_op.create_index(
+            "ix_messages_urgent", ["due_at"],
+            postgresql_where=sa.text(_URGENT), sqlite_where=sa.text(_URGENT),
+        )
         batch_op.create_index("ix_messages_patient", ["patient_id"])
     with op.batch_alter_table("inbound_messages") as batch_op:
         batch_op.add_column(sa.Column("concern_id", sa.Integer(), nullable=True))
@@ -133,6 +139,7 @@ def downgrade() -> None:
                "(SELECT id FROM scheduled_messages WHERE kind <> 'step')")
     op.execute("DELETE FROM scheduled_messages WHERE kind <> 'step'")
     with op.batch_alter_table("scheduled_messages") as batch_op:
+        batch_op.drop_index("ix_messages_urgent")
         batch_op.drop_index("ix_messages_patient")
         batch_op.drop_index("ix_messages_concern")
         for name in ("staff", "about", "inbound", "concern", "patient"):

@@ -10,9 +10,16 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from reminders import inbox
 from reminders.conversations.concerns import ConcernStateError, acknowledge, resolve
 from reminders.conversations.models import Concern
+from reminders.conversations.pages_view import pages_of
 from reminders.enrollments.service import NotFound
 from reminders.inbox import InboxItem
-from reminders.web.api.schemas import ConcernOut, ReplySummary, ResolveIn
+from reminders.web.api.schemas import (
+    ConcernDetailOut,
+    ConcernOut,
+    PageOut,
+    ReplySummary,
+    ResolveIn,
+)
 from reminders.web.deps import ApiClinic, ClockDep, SessionDep
 
 router = APIRouter(prefix="/concerns", tags=["concerns"])
@@ -59,6 +66,18 @@ def list_concerns(
     items = inbox.concerns(session=session, clinic_id=clinic.id, statuses=_STATUSES[status],
                            limit=limit)  # fmt: skip
     return [concern_out(i) for i in items]
+
+
+@router.get("/{concern_id}", response_model=ConcernDetailOut, responses=NOT_FOUND)
+def get_concern(concern_id: ConcernId, clinic: ApiClinic, session: SessionDep) -> ConcernDetailOut:
+    """One concern with its pages: who was paged, how, at which step, and whether it
+    arrived."""
+    concern = _get(session, clinic.id, concern_id)
+    pages = [PageOut(recipient=p.recipient, channel=p.channel, level=p.level, status=p.status,
+                     sent_at=p.sent_at)
+             for p in pages_of(session=session, concern=concern)]  # fmt: skip
+    out = concern_out(inbox.item(session=session, concern=concern))
+    return ConcernDetailOut(**out.model_dump(), pages=pages)
 
 
 @router.post("/{concern_id}/acknowledge", response_model=ConcernOut, responses=NOT_FOUND)

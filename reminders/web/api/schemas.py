@@ -125,6 +125,21 @@ class ConcernOut(BaseModel):
     reply: ReplySummary | None = None
 
 
+class PageOut(BaseModel):
+    """One page sent about a concern (one staff contact, one escalation step)."""
+
+    recipient: str = Field(description="The staff member's name, else the masked address")
+    channel: str = Field(description="sms or email")
+    level: int = Field(description="The escalation policy's step (0 = first)")
+    status: str = Field(description="The provider's latest status (delivered, undelivered, "
+                        "failed…), else pending, sent or cancelled")  # fmt: skip
+    sent_at: datetime | None
+
+
+class ConcernDetailOut(ConcernOut):
+    pages: list[PageOut] = Field(default_factory=list, description="In escalation order")
+
+
 class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -8,13 +8,22 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
-from reminders.web.pages import admin, concerns, dashboard, enrol, patients, protocols, signin
+from reminders.web.pages import (
+    admin,
+    concern,
+    concerns,
+    dashboard,
+    enrol,
+    patients,
+    protocols,
+    signin,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, concerns, patients, enrol, protocols, admin, dashboard):
+for module in (signin, concerns, concern, patients, enrol, protocols, admin, dashboard):
     router.include_router(module.router)
 
 

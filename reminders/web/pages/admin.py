@@ -1,25 +1,108 @@
-"""Admin pages: clinic settings (time zone, quiet hours, emergency text, thresholds, on-call
-contacts and escalation windows, sender number) and staff accounts."""
+"""Admin pages: clinic settings (time zone, quiet hours, office hours, emergency text,
+thresholds, sender number), the on-call rota, closed dates and escalation policies, and
+staff accounts.
+
+Each form on the settings page posts on its own; a refused one re-renders the page with
+its errors named by field and nothing of it saved (a savepoint per form).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
 from fastapi import APIRouter
+from fastapi.datastructures import FormData
 from fastapi.responses import HTMLResponse, Response
 
 from reminders.clinics import settings as clinic_settings
 from reminders.enrollments.schemas import InputError
+from reminders.enrollments.service import NotFound
+from reminders.oncall import policy as policies
+from reminders.oncall import service as oncall
+from reminders.oncall.models import HOLIDAY, WEEKDAYS
 from reminders.staff import service as staff_service
 from reminders.staff import sessions
 from reminders.web.auth import CsrfForm
-from reminders.web.pages.common import AdminPage, Page, RowId, field_errors, redirect
+from reminders.web.pages.common import (
+    AdminPage,
+    Page,
+    RowId,
+    field_errors,
+    parse_local,
+    redirect,
+)
 
 router = APIRouter()
+Severity = Literal["urgent", "emergency"]
+ONCALL = "/settings#oncall"
+
+
+def _policy_values(page: Page) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for severity in policies.SEVERITIES:
+        found = policies.policy_for(session=page.session, clinic=page.viewer.clinic,
+                                    severity=severity)  # fmt: skip
+        for i in range(policies.MAX_STEPS):
+            step = found.steps[i] if i < len(found.steps) else None
+            values[f"{severity}_step_{i}_target"] = step.target if step else ""
+            values[f"{severity}_step_{i}_wait"] = (
+                str(int(step.wait.total_seconds() // 60)) if step else "")
+        values[f"{severity}_repeat"] = found.repeat
+    return values
+
+
+def _settings_page(
+    page: Page, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    clinic, session, now = page.viewer.clinic, page.session, page.now
+    members = {m.id: m for m in staff_service.list_staff(session=session, clinic_id=clinic.id)}
+    local_today = now.astimezone(ZoneInfo(clinic.timezone)).date()
+    context = {
+        "now_on_call": oncall.on_call(session=session, clinic=clinic, at=now),
+        "handover": oncall.next_handover(session=session, clinic=clinic, at=now),
+        "shifts": oncall.list_shifts(session=session, clinic=clinic, now=now),
+        "holidays": oncall.list_holidays(session=session, clinic=clinic, since=local_today),
+        "custom": {s: policies.is_custom(session=session, clinic=clinic, severity=s)
+                   for s in policies.SEVERITIES},
+        "members": members, "weekdays": WEEKDAYS, "holiday_day": HOLIDAY,
+        "severities": policies.SEVERITIES, "targets": policies.TARGETS,
+        "max_steps": policies.MAX_STEPS,
+        "staff_options": [(m.email, f"{m.name or m.email} ({m.role})")
+                          for m in members.values() if m.is_active],
+    }  # fmt: skip
+    shown = clinic_settings.current(clinic) | _policy_values(page) | (values or {})
+    return page.render("settings.html", status_code=status_code, values=shown,
+                       errors=errors or {}, **context)  # fmt: skip
+
+
+def _text(form: FormData, *names: str) -> dict[str, str]:
+    return {n: str(form.get(n) or "").replace("\x00", "")[:300] for n in names}
+
+
+def _apply(page: Page, values: dict[str, Any], rename: Callable[[str], str],
+           action: Callable[[], object]) -> Response:  # fmt: skip
+    """Run one form's change in a savepoint: all of it or, on bad input, none of it."""
+    savepoint = page.session.begin_nested()
+    try:
+        action()
+    except InputError as exc:
+        savepoint.rollback()
+        errors = {rename(k): v for k, v in field_errors(exc.errors).items()}
+        return _settings_page(page, values, errors, status_code=422)
+    except NotFound:
+        savepoint.rollback()
+        return page.not_found("That entry")
+    savepoint.commit()
+    return redirect(ONCALL, "saved")
 
 
 @router.get("/settings", response_class=HTMLResponse)
 def settings_form(page: AdminPage) -> Response:
-    return page.render("settings.html", values=clinic_settings.current(page.viewer.clinic),
-                       errors={})  # fmt: skip
+    return _settings_page(page)
 
 
 @router.post("/settings", response_class=HTMLResponse)
@@ -31,10 +114,102 @@ def save_settings(page: AdminPage, form: CsrfForm) -> Response:
                                actor=page.viewer.actor, staff_id=page.viewer.staff.id)  # fmt: skip
     except InputError as exc:
         savepoint.rollback()
-        return page.render("settings.html", status_code=422, values=values,
-                           errors=field_errors(exc.errors))  # fmt: skip
+        return _settings_page(page, values, field_errors(exc.errors), status_code=422)
     savepoint.commit()
     return redirect("/settings", "saved")
+
+
+@router.post("/settings/oncall/shifts", response_class=HTMLResponse)
+def add_shift(page: AdminPage, form: CsrfForm) -> Response:
+    values: dict[str, Any] = _text(form, "shift_starts", "shift_ends", "shift_primary",
+                                   "shift_backup")  # fmt: skip
+    values["shift_days"] = [str(d)[:10] for d in form.getlist("shift_days")][:8]
+    return _apply(page, values, lambda k: f"shift_{k}", lambda: oncall.add_shift(
+        session=page.session, clinic=page.viewer.clinic, days=values["shift_days"],
+        starts=values["shift_starts"], ends=values["shift_ends"],
+        primary_email=values["shift_primary"], backup_email=values["shift_backup"] or None,
+        actor=page.viewer.actor, staff_id=page.viewer.staff.id,
+    ))  # fmt: skip
+
+
+@router.post("/settings/oncall/shifts/{shift_id}/remove", response_class=HTMLResponse)
+def remove_shift(shift_id: RowId, page: AdminPage, form: CsrfForm) -> Response:
+    return _apply(page, {}, str, lambda: oncall.remove_shift(
+        session=page.session, clinic=page.viewer.clinic, shift_id=shift_id, now=page.now,
+        actor=page.viewer.actor, staff_id=page.viewer.staff.id,
+    ))  # fmt: skip
+
+
+@router.post("/settings/oncall/override", response_class=HTMLResponse)
+def add_override(page: AdminPage, form: CsrfForm) -> Response:
+    values = _text(form, "override_primary", "override_backup", "override_from",
+                   "override_until")  # fmt: skip
+    zone = page.viewer.clinic.timezone
+
+    def action() -> object:
+        starts = parse_local(values["override_from"], zone, "from") or page.now
+        ends = parse_local(values["override_until"], zone, "until")
+        return oncall.set_override(
+            session=page.session, clinic=page.viewer.clinic,
+            primary_email=values["override_primary"],
+            backup_email=values["override_backup"] or None, starts_at=starts, ends_at=ends,
+            actor=page.viewer.actor, staff_id=page.viewer.staff.id,
+        )  # fmt: skip
+
+    return _apply(page, values, lambda k: f"override_{k}", action)
+
+
+@router.post("/settings/holidays", response_class=HTMLResponse)
+def add_holiday(page: AdminPage, form: CsrfForm) -> Response:
+    values = _text(form, "holiday_day", "holiday_name")
+    return _apply(page, values, lambda k: f"holiday_{k}", lambda: oncall.add_holiday(
+        session=page.session, clinic=page.viewer.clinic, day=values["holiday_day"],
+        name=values["holiday_name"], actor=page.viewer.actor, staff_id=page.viewer.staff.id,
+    ))  # fmt: skip
+
+
+@router.post("/settings/holidays/{holiday_id}/remove", response_class=HTMLResponse)
+def remove_holiday(holiday_id: RowId, page: AdminPage, form: CsrfForm) -> Response:
+    return _apply(page, {}, str, lambda: oncall.remove_holiday(
+        session=page.session, clinic=page.viewer.clinic, holiday_id=holiday_id,
+        actor=page.viewer.actor, staff_id=page.viewer.staff.id,
+    ))  # fmt: skip
+
+
+@router.post("/settings/escalation/{severity}", response_class=HTMLResponse)
+def save_policy(severity: Severity, page: AdminPage, form: CsrfForm) -> Response:
+    """Rows with no target are left out; the rest are the steps, in order."""
+    prefix = f"{severity}_"
+    names = [f"{prefix}step_{i}_{part}" for i in range(policies.MAX_STEPS)
+             for part in ("target", "wait")]  # fmt: skip
+    values: dict[str, Any] = _text(form, *names)
+    values[f"{prefix}repeat"] = bool(form.get(f"{prefix}repeat"))
+    rows = [i for i in range(policies.MAX_STEPS) if values[f"{prefix}step_{i}_target"]]
+
+    def rename(field: str) -> str:
+        parts = field.split(".")  # steps.<n>.wait names the n-th step kept, i.e. a row
+        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(rows):
+            return f"{prefix}step_{rows[int(parts[1])]}_{parts[2]}"
+        return prefix + field.replace(".", "_")
+
+    def action() -> object:
+        steps, errors = [], []
+        for n, i in enumerate(rows):
+            raw = values[f"{prefix}step_{i}_wait"].strip()
+            if not raw.isdigit():
+                errors.append((f"steps.{n}.wait", "must be a whole number of minutes"))
+                continue
+            steps.append(policies.Step(values[f"{prefix}step_{i}_target"],
+                                       timedelta(minutes=int(raw))))  # fmt: skip
+        if errors:
+            raise InputError(errors)
+        return policies.set_policy(
+            session=page.session, clinic=page.viewer.clinic, severity=severity, steps=steps,
+            repeat=values[f"{prefix}repeat"], actor=page.viewer.actor,
+            staff_id=page.viewer.staff.id,
+        )  # fmt: skip
+
+    return _apply(page, values, rename, action)
 
 
 def _staff_page(

@@ -10,6 +10,7 @@ from reminders import inbox
 from reminders.conversations.concerns import ConcernStateError, acknowledge, resolve
 from reminders.enrollments.service import NotFound
 from reminders.web.auth import CsrfForm
+from reminders.web.pages import concern as concern_page
 from reminders.web.pages.common import AnyPage, Page, RowId, redirect
 
 router = APIRouter()
@@ -58,6 +59,11 @@ def acknowledge_concern(concern_id: RowId, page: AnyPage, form: CsrfForm) -> Res
         return page.not_found("That concern")
     acknowledge(session=page.session, concern=concern, staff_id=page.viewer.staff.id,
                 now=page.now, via="web")  # fmt: skip
+    back = concern_page.back_to_concern(form, concern.id)
+    if back:
+        # Two people at once: the one whose acknowledge lost is told who took it.
+        won = concern.acknowledged_by == page.viewer.staff.id
+        return redirect(back, "acknowledged" if won else concern_page.ACK_LOST)
     return redirect(f"/concerns#concern-{concern.id}", "acknowledged")
 
 
@@ -73,6 +79,9 @@ def resolve_concern(concern_id: RowId, page: AnyPage, form: CsrfForm) -> Respons
         resolve(session=page.session, concern=concern, staff_id=page.viewer.staff.id,
                 now=page.now, note=note, via="web")  # fmt: skip
     except ConcernStateError as exc:
+        if concern_page.back_to_concern(form, concern.id):
+            return concern_page.render_concern(page, concern, 422, errors={"note": str(exc)})
         return _inbox(page, "concerns.html", status_code=422,
                       errors={concern.id: str(exc)})  # fmt: skip
-    return redirect("/concerns", "resolved")
+    back = concern_page.back_to_concern(form, concern.id)
+    return redirect(back or "/concerns", "resolved")

@@ -18,15 +18,14 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from reminders.channels.base import Outbound
 from reminders.clinics.models import Clinic
 from reminders.config import Settings
-from reminders.conversations.alerts import deliver_pending
-from reminders.conversations.outbound import send
+from reminders.conversations.outbound import queue
 from reminders.conversations.service import receive_email
 from reminders.delivery.send import parse_reply_address
+from reminders.enrollments.models import REPLY
 from reminders.web.deps import ClockDep, SessionDep, SettingsDep
-from reminders.web.webhooks.twilio_sms import app_channels, app_sessions
+from reminders.web.webhooks.kick import deliver_after_commit
 
 router = APIRouter(tags=["webhooks"])
 _basic = HTTPBasic(auto_error=False)
@@ -68,22 +67,21 @@ def inbound_email(
     if not sender:
         raise HTTPException(422, "from is required")
     headers, subject = field("headers"), field("subject")
-    token_address, message_id = _reply_token(field("to"), field("cc"), settings)
+    _token_address, message_id = _reply_token(field("to"), field("cc"), settings)
     handled = receive_email(
         session=session, now=clock.now(), sender=sender, message_id=_header(headers, "Message-ID"),
         text=clean_reply(field("text")) or _strip_re(subject), reply_to_message=message_id,
         automated=is_automated(headers, subject, sender),
     )  # fmt: skip
+    if handled.replies and handled.clinic_id is not None and not handled.duplicate:
+        queue(session=session, clinic_id=handled.clinic_id, kind=REPLY, channel="email",
+              body="\n\n".join(handled.replies), now=clock.now(), key=str(handled.inbound_id),
+              recipient=sender, patient_id=handled.patient_id, inbound_id=handled.inbound_id,
+              about_message_id=message_id,
+              subject=_subject(session, handled.clinic_id, subject))  # fmt: skip
     session.commit()
-    if handled.replies:
-        outbound = _reply(session, handled.clinic_id, settings, sender, subject, token_address,
-                          "\n\n".join(handled.replies))  # fmt: skip
-        background.add_task(send, app_channels(request), "email", outbound)
-    if handled.alert_ids:
-        background.add_task(
-            deliver_pending, sessions=app_sessions(request), channels=app_channels(request),
-            settings=settings, clock=clock, only=handled.alert_ids,
-        )  # fmt: skip
+    if handled.queued or handled.replies:
+        deliver_after_commit(request, background, settings=settings, clock=clock)
     return {"id": handled.inbound_id, "duplicate": handled.duplicate}
 
 
@@ -129,14 +127,6 @@ def _strip_re(subject: str) -> str:
     return re.sub(r"^(?:\s*(?:re|aw|fwd?|rv)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
 
 
-def _reply(
-    session: Session, clinic_id: int | None, settings: Settings, to: str, subject: str,
-    reply_to: str | None, body: str,
-) -> Outbound:  # fmt: skip
-    clinic = session.get(Clinic, clinic_id) if clinic_id is not None else None
-    return Outbound(
-        to=to, body=body, subject="Re: " + (_strip_re(subject) or (clinic.name if clinic else "")),
-        sender=(clinic.email_from if clinic else None) or settings.email_from,
-        reply_to=reply_to, reference="email-auto-reply",
-    )  # fmt: skip
-
+def _subject(session: Session, clinic_id: int, subject: str) -> str:
+    clinic = session.get_one(Clinic, clinic_id)
+    return "Re: " + (_strip_re(subject) or clinic.name)

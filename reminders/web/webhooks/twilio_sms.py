@@ -8,22 +8,17 @@ TwiML carrying the auto-reply, if any; staff alerts go out right after commit.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from reminders.conversations.alerts import deliver_pending
-from reminders.conversations.outbound import Channels, build_channels
 from reminders.conversations.service import receive_sms
-from reminders.db import transaction
-from reminders.delivery.send import SessionFactory
 from reminders.web.deps import ClockDep, SessionDep, SettingsDep
+from reminders.web.webhooks.kick import deliver_after_commit
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -41,7 +36,11 @@ async def signed_form(request: Request, settings: SettingsDep) -> FormData:
     signature = request.headers.get("X-Twilio-Signature", "")
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
     # FormData has getlist(), so repeated keys take part in the signature as Twilio signs them.
-    if not token or not RequestValidator(token).validate(url, form, signature, algorithm):
+    try:
+        valid = bool(token) and RequestValidator(token).validate(url, form, signature, algorithm)
+    except TypeError:  # a file upload among the fields: never Twilio
+        valid = False
+    if not valid:
         log.warning("rejected %s with a missing or invalid Twilio signature", request.url.path)
         raise HTTPException(403, "invalid Twilio signature")
     return form
@@ -64,28 +63,14 @@ def inbound_sms(
         opt_out_type=str(form.get("OptOutType") or "") or None,
     )  # fmt: skip
     session.commit()  # before answering: a reply must never go out for an unsaved message
-    if handled.alert_ids:
-        background.add_task(
-            deliver_pending, sessions=app_sessions(request), channels=app_channels(request),
-            settings=settings, clock=clock, only=handled.alert_ids,
-        )  # fmt: skip
+    if handled.queued:
+        deliver_after_commit(request, background, settings=settings, clock=clock)
     twiml = MessagingResponse()
-    for text in handled.replies:
+    status_url = settings.public_url.rstrip("/") + "/webhooks/twilio/status"
+    for text, attempt_id in zip(handled.replies, handled.attempt_ids, strict=False):
+        # The action URL gets Twilio's delivery reports for this reply (status.py binds the
+        # MessageSid to our attempt row).
+        twiml.message(text, action=f"{status_url}?attempt={attempt_id}", method="POST")
+    for text in handled.replies[len(handled.attempt_ids):]:
         twiml.message(text)
     return Response(str(twiml), media_type="application/xml")
-
-
-def app_sessions(request: Request) -> SessionFactory:
-    """A session-scope factory on the app's engine, for work after the response."""
-    maker: sessionmaker[Session] = request.app.state.sessionmaker
-    return functools.partial(transaction, maker)
-
-
-def app_channels(request: Request) -> Channels:
-    """The app's SMS and email channels for staff alerts, built once from its settings."""
-    state = request.app.state
-    channels: Channels | None = getattr(state, "conversation_channels", None)
-    if channels is None:
-        channels = build_channels(state.settings)
-        state.conversation_channels = channels
-    return channels

@@ -1,0 +1,58 @@
+"""After a webhook commits messages to send (pages, replies, retries): deliver them now.
+
+With a broker the dispatcher task is queued, so a worker claims them within moments; in
+embedded mode this process claims and sends them after the response. Either way the
+rows are already committed: a kick that never runs only costs latency, since the
+dispatcher's next tick claims them too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from fastapi import BackgroundTasks, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from reminders.clock import Clock
+from reminders.config import Settings
+from reminders.conversations.outbound import Channels, build_channels, deliver_now
+from reminders.db import transaction
+from reminders.delivery.send import SessionFactory
+
+log = logging.getLogger(__name__)
+
+
+def deliver_after_commit(
+    request: Request, background: BackgroundTasks, *, settings: Settings, clock: Clock
+) -> None:
+    if settings.broker_url:
+        background.add_task(_queue_dispatch)
+        return
+    background.add_task(deliver_now, sessions=app_sessions(request),
+                        channels=app_channels(request), settings=settings, clock=clock)  # fmt: skip
+
+
+def _queue_dispatch() -> None:
+    from workers.app import DISPATCH_TASK, app  # the web process imports Celery only here
+
+    try:
+        app.send_task(DISPATCH_TASK)
+    except Exception:  # broker down: beat's next tick dispatches the same rows
+        log.warning("could not queue a dispatch after a webhook; beat will pick it up")
+
+
+def app_sessions(request: Request) -> SessionFactory:
+    """A session-scope factory on the app's engine, for work after the response."""
+    maker: sessionmaker[Session] = request.app.state.sessionmaker
+    return functools.partial(transaction, maker)
+
+
+def app_channels(request: Request) -> Channels:
+    """The app's SMS and email channels, built once from its settings."""
+    state = request.app.state
+    channels: Channels | None = getattr(state, "conversation_channels", None)
+    if channels is None:
+        channels = build_channels(state.settings)
+        state.conversation_channels = channels
+    return channels
