@@ -14,8 +14,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Chicago")
     create.add_argument("--sms-from", required=True, help="sender number, E.164")
-    create.add_argument("--on-call-phone")
-    create.add_argument("--on-call-email")
     create.add_argument("--emergency-number", default="911")
     create.set_defaults(handler=_create)
 
@@ -27,8 +25,6 @@ def _create(args: argparse.Namespace) -> int:
             name=args.name,
             timezone=args.timezone,
             sms_from=args.sms_from,
-            on_call_phone=args.on_call_phone,
-            on_call_email=args.on_call_email,
             emergency_number=args.emergency_number,
         )
         out = {"clinic_id": new.clinic.id, "name": new.clinic.name, "api_key": new.api_key}

@@ -43,10 +43,8 @@ class Clinic(Base):
     office_hours: Mapped[dict[str, Any]] = mapped_column(
         default=lambda: dict(DEFAULT_OFFICE_HOURS)
     )
-    on_call_phone: Mapped[str | None] = mapped_column(String(32))
-    on_call_email: Mapped[str | None] = mapped_column(String(200))
-    backup_phone: Mapped[str | None] = mapped_column(String(32))
-    backup_email: Mapped[str | None] = mapped_column(String(200))
+    # Each step's wait in the default escalation policy (oncall/policy.py); pages go to
+    # the staff on the rota (oncall/), never to free-text numbers.
     emergency_ack_minutes: Mapped[int] = mapped_column(default=5)
     urgent_ack_minutes: Mapped[int] = mapped_column(default=30)
     api_key_hash: Mapped[str | None] = mapped_column(String(128), unique=True)

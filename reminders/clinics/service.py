@@ -35,8 +35,6 @@ def create_clinic(
     name: str,
     timezone: str,
     sms_from: str,
-    on_call_phone: str | None = None,
-    on_call_email: str | None = None,
     emergency_number: str = "911",
     contact_phone: str | None = None,
 ) -> NewClinic:
@@ -50,15 +48,12 @@ def create_clinic(
     phones: dict[str, str | None] = {}
     for field, value in (
         ("sms_from", sms_from),
-        ("on_call_phone", on_call_phone),
         ("contact_phone", contact_phone),
     ):
         try:
             phones[field] = normalize_phone(value) if value else None
         except ValueError as exc:
             errors.append((field, str(exc)))
-    if on_call_email and "@" not in on_call_email:
-        errors.append(("on_call_email", "is not an email address"))
     if errors:
         raise InputError(errors)
     api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -66,8 +61,6 @@ def create_clinic(
         name=name.strip(),
         timezone=timezone,
         sms_from=phones["sms_from"] or "",
-        on_call_phone=phones["on_call_phone"],
-        on_call_email=on_call_email,
         contact_phone=phones["contact_phone"] or phones["sms_from"],
         emergency_number=emergency_number,
         api_key_hash=hash_api_key(api_key),

@@ -184,7 +184,7 @@ class LiveStack:
     def _spawn(self, name: str, args: list[str]) -> Path:
         log = self.logs / f"{name}.log"
         with log.open("wb") as out:
-            # A session of its own, so stopping takes the worker's children and beat too.
+            # A session of its own, so a stuck stop can kill the children and beat too.
             self.processes.append(subprocess.Popen(
                 [sys.executable, *args], env=self.env, cwd=ROOT, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
@@ -203,7 +203,8 @@ class LiveStack:
         if self._client is not None:
             self._client.close()
         for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            # The main process only: Celery then shuts its pool and beat down in order.
+            process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
                 process.wait(timeout=15)

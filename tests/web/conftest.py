@@ -67,7 +67,7 @@ class Cast:
 def build_cast(session: Session, now: datetime) -> Cast:
     riverside = create_clinic(
         session=session, name="Riverside Ortho", timezone="America/Chicago",
-        sms_from="+13125550100", on_call_phone="+13125550199",
+        sms_from="+13125550100",
     ).clinic  # fmt: skip
     lakeside = create_clinic(session=session, name="Lakeside Spine", timezone="America/New_York",
                              sms_from="+12125550100").clinic  # fmt: skip

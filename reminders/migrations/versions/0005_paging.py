@@ -5,6 +5,7 @@ Revision ID: 0005_paging
 Revises: 0004_consent
 """
 
+import datetime
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -70,10 +71,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("clinic_id", "severity", name="uq_escalation_policy"),
     )
+    _rota_from_free_text_contacts()
     with op.batch_alter_table("clinics") as batch_op:
         batch_op.add_column(
             sa.Column("office_hours", sa.JSON(), nullable=False, server_default=_WEEKDAYS_9_TO_5)
         )
+        # Pages go to staff members on the rota now, never to free-text numbers. A clinic
+        # upgrading from 0004 sets up its rota (settings page or `aftercare oncall set`);
+        # until then /healthz and the inbox say nobody is on call.
+        for column in ("on_call_phone", "on_call_email", "backup_phone", "backup_email"):
+            batch_op.drop_column(column)
     with op.batch_alter_table("scheduled_messages") as batch_op:
         batch_op.alter_column("enrollment_id", existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(
@@ -124,6 +131,49 @@ def upgrade() -> None:
         )
 
 
+def _rota_from_free_text_contacts() -> None:
+    """Where a clinic's old on-call/backup contact is one of its staff members (same email
+    or phone), keep them paged: a round-the-clock rota line naming them."""
+    conn = op.get_bind()
+    clinics = conn.execute(sa.text(
+        "SELECT id, on_call_email, on_call_phone, backup_email, backup_phone FROM clinics"
+    )).all()  # fmt: skip
+    shifts = sa.table(
+        "oncall_shifts", sa.column("clinic_id", sa.Integer()), sa.column("kind", sa.String()),
+        sa.column("days", sa.JSON()), sa.column("starts", sa.Time()), sa.column("ends", sa.Time()),
+        sa.column("primary_staff_id", sa.Integer()), sa.column("backup_staff_id", sa.Integer()),
+        sa.column("created_at", reminders.db.UTCDateTime(timezone=True)),
+    )  # fmt: skip
+    rows = []
+    for clinic_id, primary_email, primary_phone, backup_email, backup_phone in clinics:
+        primary = _staff_id(conn, clinic_id, primary_email, primary_phone)
+        if primary is None:
+            continue
+        rows.append({
+            "clinic_id": clinic_id, "kind": "rota",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "starts": datetime.time(0, 0), "ends": datetime.time(0, 0),
+            "primary_staff_id": primary,
+            "backup_staff_id": _staff_id(conn, clinic_id, backup_email, backup_phone),
+            "created_at": datetime.datetime.now(datetime.UTC),
+        })  # fmt: skip
+    if rows:
+        op.bulk_insert(shifts, rows)
+
+
+def _staff_id(
+    conn: sa.Connection, clinic_id: int, email: str | None, phone: str | None
+) -> int | None:
+    if not email and not phone:
+        return None
+    found = conn.execute(
+        sa.text("SELECT id FROM staff_members WHERE clinic_id = :clinic AND is_active = :yes "
+                "AND (lower(email) = lower(:email) OR phone = :phone) ORDER BY id LIMIT 1"),
+        {"clinic": clinic_id, "yes": True, "email": email or "", "phone": phone or ""},
+    ).scalar()  # fmt: skip
+    return int(found) if found is not None else None
+
+
 def downgrade() -> None:
     with op.batch_alter_table("staff_alerts") as batch_op:
         batch_op.drop_constraint("fk_staff_alerts_message", type_="foreignkey")
@@ -150,6 +200,10 @@ def downgrade() -> None:
         batch_op.alter_column("enrollment_id", existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table("clinics") as batch_op:
         batch_op.drop_column("office_hours")
+        batch_op.add_column(sa.Column("on_call_phone", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("on_call_email", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("backup_phone", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("backup_email", sa.String(length=200), nullable=True))
     op.drop_table("escalation_policies")
     op.drop_table("clinic_holidays")
     op.drop_index("ix_oncall_shifts_clinic", table_name="oncall_shifts")
