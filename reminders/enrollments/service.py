@@ -16,6 +16,7 @@ from reminders.enrollments.models import (
     CANCELLED,
     PENDING,
     SKIPPED,
+    STEP,
     Enrollment,
     ScheduledMessage,
 )
@@ -229,7 +230,9 @@ def reschedule(
     existing = {
         f"{m.step_key}:{m.occurrence}": m
         for m in session.scalars(
-            select(ScheduledMessage).where(ScheduledMessage.enrollment_id == enrollment.id)
+            # Protocol steps only: a re-ask shares its question's step key.
+            select(ScheduledMessage).where(ScheduledMessage.enrollment_id == enrollment.id,
+                                           ScheduledMessage.kind == STEP)
         )
     }
     for suffix, message in existing.items():
