@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from reminders.clinics.models import Clinic
 from reminders.clock import SimulatedClock
 from reminders.config import Settings
 from reminders.conversations.models import Concern, InboundMessage, QuestionFollowup
@@ -14,6 +15,7 @@ from reminders.conversations.no_response import run_no_response
 from reminders.conversations.outbound import Channels, deliver_now
 from reminders.conversations.service import receive_sms
 from reminders.delivery.send import SessionFactory
+from reminders.enrollments import service as enrollments
 from reminders.enrollments.models import (
     CANCELLED,
     PENDING,
@@ -120,3 +122,25 @@ def test_an_answered_question_is_left_alone(
     assert follow_up(same_session, channels, settings, clock) == 0
     assert texts_to(fake_twilio, ALICE_PHONE) == []
     assert session.scalars(select(Concern)).all() == []
+
+
+def test_rescheduling_the_visit_leaves_a_queued_reask_alone(
+    session: Session, alice: Enrollment, riverside: Clinic, now: datetime,
+    same_session: SessionFactory,
+) -> None:  # fmt: skip
+    """A re-ask shares its question's step key; replanning the protocol must not take it
+    for the step (nor move the step's own history)."""
+    sent = now + hours(2 * 24 + 19 + 50 / 60)
+    check = send_question(session, alice, "infection_check", sent)
+    clock = SimulatedClock(sent + hours(6))
+    assert run_no_response(sessions=same_session, clock=clock) == 1
+    reask = session.scalars(select(ScheduledMessage).where(ScheduledMessage.kind == REASK)).one()
+    queued = (reask.due_at, reask.expires_at, reask.planned_at)
+    enrollments.reschedule(session=session, clinic=riverside, enrollment=alice, now=clock.now(),
+                           actor="test", follow_up_at=now + hours(24 * 20))  # fmt: skip
+    session.refresh(reask)
+    session.refresh(check)
+    assert (reask.status, reask.kind, reask.about_message_id) == (PENDING, REASK, check.id)
+    assert (reask.due_at, reask.expires_at, reask.planned_at) == queued
+    assert reask.body is not None and reask.body.startswith("Reminder: ")
+    assert check.status == "sent"
