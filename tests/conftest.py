@@ -235,3 +235,32 @@ def alice_payload(**overrides: object) -> dict[str, object]:
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 ONE_DAY = timedelta(days=1)
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty, migrated SQLite database that `aftercare` commands run against."""
+    from reminders.cli import main
+    from reminders.config import get_settings
+    from reminders.db import reset_engine
+
+    db = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("AFTERCARE_DATABASE_URL", f"sqlite:///{db}")
+    get_settings.cache_clear()
+    reset_engine()
+    assert main(["db", "upgrade"]) == 0
+    yield db
+    reset_engine()
+    get_settings.cache_clear()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run `aftercare *argv`; its exit code, stdout and stderr."""
+    from reminders.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -6,17 +6,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from reminders.cli import main
 from reminders.config import get_settings
-from reminders.db import reset_engine, session_scope
+from reminders.db import session_scope
 from reminders.enrollments.models import Enrollment
 from reminders.patients.models import Patient
+from tests.conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = (
@@ -33,24 +32,6 @@ GOOD2 = (
 )
 BAD_PHONE = "MRN-3,Dan,+1555,,America/Chicago,en,,2026-11-20T15:00:00-06:00,prp,left,no,,sms\n"
 BAD_ZONE = "MRN-4,Eve,+13125550125,,Mars/Base,en,,2026-11-20T15:00:00-06:00,prp,left,no,,sms\n"
-
-
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    db = tmp_path / "cli.sqlite3"
-    monkeypatch.setenv("AFTERCARE_DATABASE_URL", f"sqlite:///{db}")
-    get_settings.cache_clear()
-    reset_engine()
-    assert main(["db", "upgrade"]) == 0
-    yield db
-    reset_engine()
-    get_settings.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def make_clinic(capsys: pytest.CaptureFixture[str]) -> int:

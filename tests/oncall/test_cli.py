@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reminders.cli import main
 from reminders.clinics.models import Clinic
-from reminders.config import get_settings
-from reminders.db import reset_engine, session_scope
+from reminders.db import session_scope
 from reminders.oncall.policy import policy_for
-
-
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("AFTERCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    get_settings.cache_clear()
-    reset_engine()
-    assert main(["db", "upgrade"]) == 0
-    yield tmp_path
-    reset_engine()
-    get_settings.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture

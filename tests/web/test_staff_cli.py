@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,8 @@ from sqlalchemy import select
 
 from reminders.cli import main
 from reminders.clinics.models import StaffMember
-from reminders.config import get_settings
-from reminders.db import reset_engine, session_scope
+from reminders.db import session_scope
 from reminders.staff.service import verify_password
-
-
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("AFTERCARE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    get_settings.cache_clear()
-    reset_engine()
-    assert main(["db", "upgrade"]) == 0
-    yield tmp_path
-    reset_engine()
-    get_settings.cache_clear()
 
 
 def test_staff_create_reads_the_password_from_stdin(
