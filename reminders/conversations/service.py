@@ -25,9 +25,10 @@ from reminders.conversations.models import IGNORED, STAFF, UNKNOWN, InboundMessa
 from reminders.conversations.patient import from_patient
 from reminders.conversations.reading import at_least, detect_keyword, read_safely
 from reminders.delivery.models import SendAttempt
-from reminders.enrollments.models import NOTICE, PAGE, REPLY, Enrollment, ScheduledMessage
+from reminders.enrollments.models import NOTICE, PAGE, REPLY, ScheduledMessage
 from reminders.patients import consent
 from reminders.patients.models import Patient
+from reminders.patients.service import patient_of_message
 
 log = logging.getLogger(__name__)
 MAX_BODY = 5000  # characters stored; a reply longer than a few SMS is still kept whole-ish
@@ -192,12 +193,7 @@ def _patient_of_message(session: Session, message_id: int) -> Patient | None:
     message = session.get(ScheduledMessage, message_id)
     if message is None or message.kind in (PAGE, NOTICE):
         return None  # staff mail: a reply to it is not a patient's
-    if message.patient_id is not None:
-        return session.get(Patient, message.patient_id)
-    if message.enrollment_id is None:
-        return None
-    enrollment = session.get_one(Enrollment, message.enrollment_id)
-    return session.get(Patient, enrollment.patient_id)
+    return patient_of_message(session=session, message=message)
 
 
 def _from_unknown(

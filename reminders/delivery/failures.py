@@ -36,11 +36,10 @@ from reminders.enrollments.models import (
     SENT,
     STAFF_TEXT,
     STEP,
-    Enrollment,
     ScheduledMessage,
 )
 from reminders.patients import consent
-from reminders.patients.models import Patient
+from reminders.patients.service import patient_of_message
 
 # Move the message on (conditional on its claim, or on still being "sent" for a report
 # that came later); True when it moved.
@@ -128,7 +127,7 @@ def decide(
         alerts.page_failed(session=session, message_id=message_id, now=now)
         metrics.count_failed(msg.channel)
         return "failed", str(code)
-    patient = _patient_of(session, msg)
+    patient = patient_of_message(session=session, message=msg)
     reason = f"{msg.channel}_failed_{code or 'error'}"
     can_email = (
         email_possible and msg.kind in _FALLS_BACK and msg.channel == "sms"
@@ -157,11 +156,3 @@ def decide(
     metrics.count_failed(msg.channel)
     return ("fallback" if can_email else "failed"), str(code)
 
-
-def _patient_of(session: Session, msg: ScheduledMessage) -> Patient | None:
-    if msg.patient_id is not None:
-        return session.get(Patient, msg.patient_id)
-    if msg.enrollment_id is None:
-        return None
-    enrollment = session.get_one(Enrollment, msg.enrollment_id)
-    return session.get(Patient, enrollment.patient_id)

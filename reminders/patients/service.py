@@ -175,3 +175,14 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
     order = {"message": 0, "reply": 1, "consent": 2, "concern": 3}
     events.sort(key=lambda e: (e.at, order[e.kind]))
     return Timeline(patient, list(views.values()), replies, concerns, events, pain, glucose)
+
+
+def patient_of_message(*, session: Session, message: ScheduledMessage) -> Patient | None:
+    """The patient a message concerns: its own ``patient_id`` (replies, clinicians' texts,
+    pages), else its enrollment's (check-ins, re-asks); None for neither."""
+    if message.patient_id is not None:
+        return session.get(Patient, message.patient_id)
+    if message.enrollment_id is None:
+        return None
+    enrollment = session.get_one(Enrollment, message.enrollment_id)
+    return session.get(Patient, enrollment.patient_id)
