@@ -23,6 +23,7 @@ from reminders.clock import SimulatedClock
 from reminders.config import Settings
 from reminders.conversations.models import Concern, InboundMessage, StaffAlert
 from reminders.db import make_engine
+from reminders.delivery.models import SendAttempt
 from reminders.delivery.send import reply_address
 from reminders.enrollments.models import ScheduledMessage
 from reminders.web.app import create_app
@@ -256,3 +257,52 @@ def test_inbound_email_needs_the_configured_credentials(
         assert other.post("/webhooks/email/inbound", files=form,
                           auth=("parse", "parse-secret")).status_code == 503  # fmt: skip
     assert count(engine, InboundMessage) == 0
+
+
+def test_a_twiml_reply_learns_its_message_sid_from_its_delivery_report(
+    client: TestClient, world: dict[str, int], engine: Engine
+) -> None:
+    """The reply went out in TwiML with an action URL naming its attempt; Twilio's report
+    to that URL binds the MessageSid, and later reports about it move the attempt."""
+    params = twilio_params(FEVER)
+    response = client.post("/webhooks/twilio/sms", data=params,
+                           headers={"X-Twilio-Signature": sign(SMS_URL, params)})  # fmt: skip
+    action = response.text.split('action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert action.startswith(f"{PUBLIC_URL}/webhooks/twilio/status?attempt=")
+    reply_sid = "SM" + "c" * 32
+    report = {"MessageSid": reply_sid, "MessageStatus": "sent", "AccountSid": "AC" + "0" * 32}
+    path = action.removeprefix(PUBLIC_URL)
+    assert client.post(path, data=report,
+                       headers={"X-Twilio-Signature": sign(action, report)}).status_code == 200
+    delivered = report | {"MessageStatus": "delivered"}
+    assert client.post("/webhooks/twilio/status", data=delivered, headers={
+        "X-Twilio-Signature": sign(f"{PUBLIC_URL}/webhooks/twilio/status", delivered)},
+    ).status_code == 200  # fmt: skip
+    with Session(engine) as session:
+        attempt = session.scalars(select(SendAttempt).where(
+            SendAttempt.provider == "twilio-twiml")).one()  # fmt: skip
+        message = session.get_one(ScheduledMessage, attempt.message_id)
+    assert (attempt.provider_id, attempt.status) == (reply_sid, "delivered")
+    assert (message.kind, message.status, message.recipient) == ("reply", "sent", ALICE_PHONE)
+
+
+def test_olive_acknowledges_by_replying_to_the_page_email(
+    client: TestClient, world: dict[str, int], engine: Engine, app_settings: Settings,
+    fake_smtp: FakeSmtp,
+) -> None:  # fmt: skip
+    params = twilio_params("I cant breathe and my throat is closing")
+    client.post("/webhooks/twilio/sms", data=params,
+                headers={"X-Twilio-Signature": sign(SMS_URL, params)})  # fmt: skip
+    [page_mail] = [m for m in fake_smtp.messages if m["To"] == "oncall@riverside.test"]
+    form = {"from": (None, "Olive <OnCall@riverside.test>"),
+            "to": (None, page_mail["Reply-To"]), "subject": (None, "Re: " + page_mail["Subject"]),
+            "text": (None, "On it.\n\nOn Thu, Aftercare wrote:\n> ...")}  # fmt: skip
+    response = client.post("/webhooks/email/inbound", files=form, auth=("parse", "parse-secret"))
+    assert response.status_code == 200, response.text
+    with Session(engine) as session:
+        concern = session.scalars(select(Concern)).one()
+        assert (concern.status, concern.acknowledged_via) == ("acknowledged", "email")
+    answer = fake_smtp.messages[-1]
+    assert answer["To"].lower() == "oncall@riverside.test"
+    body = answer.get_body(("plain",))
+    assert body is not None and f"Acknowledged {concern.ack_code}" in body.get_content()
