@@ -47,6 +47,12 @@ class Clinic(Base):
     # the staff on the rota (oncall/), never to free-text numbers.
     emergency_ack_minutes: Mapped[int] = mapped_column(default=5)
     urgent_ack_minutes: Mapped[int] = mapped_column(default=30)
+    # Messages a second this clinic's sender may send (long code 1, toll-free 3, short
+    # code 30); None: the deployment's AFTERCARE_SMS_RATE_PER_SECOND.
+    sms_rate_per_second: Mapped[float | None]
+    # Message bodies, reply texts and email addresses of finished enrolments are removed
+    # this many days after the enrolment ended (retention job); metadata stays.
+    retention_days: Mapped[int] = mapped_column(default=90)
     api_key_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -47,6 +47,8 @@ class Enrollment(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
+    # When its texts were removed under the clinic's retention period (None: kept).
+    purged_at: Mapped[datetime | None]
 
 
 class ScheduledMessage(Base):
