@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = 200
     claim_lease_seconds: int = 60
     embedded_send_threads: int = 4
+    # Provider requests one sending process keeps in flight (Twilio answers in 100–300
+    # ms: one at a time, a process sends a handful a second). 1 = one at a time.
+    provider_concurrency: int = Field(default=16, ge=1, le=128)
     sms_rate_per_second: float = 1.0  # per sender number; a long code allows about 1
     # Side-by-side stacks (and test runs) sharing one Redis keep separate queues and
     # rate-limit schedules.

@@ -38,6 +38,7 @@ def sender() -> Sender:
 def reset_process_state() -> None:
     built = _state.pop("sender", None)
     if built is not None:
+        built.close()
         for channel in built.channels.values():
             channel.close()
 

@@ -47,6 +47,7 @@ def build_sms_channel(settings: Settings) -> Channel:
             settings.twilio_auth_token,
             api_url=settings.twilio_api_url,
             messaging_service_sid=settings.twilio_messaging_service_sid,
+            pool_size=settings.provider_concurrency,
         )
     return ConsoleChannel("sms")
 

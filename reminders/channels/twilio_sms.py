@@ -112,14 +112,17 @@ class _PrivateHttpClient(TwilioHttpClient):
     ``messages.list(to=...)`` is the patient's number; we log method and path only.
     """
 
-    def __init__(self, *, api_url: str | None, timeout: float) -> None:
+    def __init__(
+        self, *, api_url: str | None, timeout: float, pool_size: int | None = None
+    ) -> None:
         super().__init__(pool_connections=True, timeout=timeout)
         self._base = api_url.rstrip("/") if api_url else None
         self._local = threading.local()
         assert self.session is not None
         # Twilio mounts its sized pool on https:// only; the fake API is plain http.
         # max_retries=0: a retried POST after a read timeout would send the SMS twice.
-        pool = min(32, (os.cpu_count() or 1) + 4)
+        # One connection per request a sender keeps in flight (provider_concurrency).
+        pool = pool_size or min(32, (os.cpu_count() or 1) + 4)
         self.session.mount("http://", HTTPAdapter(pool_maxsize=pool, max_retries=0))
         # requests re-reads proxy variables from os.environ on every request (about 12%
         # of a send on loopback); we only ever talk to one host, so read them once here.
@@ -159,8 +162,9 @@ class TwilioSms(Channel):
         api_url: str | None = None,
         messaging_service_sid: str | None = None,
         timeout: float = 10.0,
+        pool_size: int | None = None,
     ) -> None:
-        self._http = _PrivateHttpClient(api_url=api_url, timeout=timeout)
+        self._http = _PrivateHttpClient(api_url=api_url, timeout=timeout, pool_size=pool_size)
         # environment={} keeps TWILIO_EDGE/TWILIO_REGION from the process env out of it.
         self._client = Client(account_sid, auth_token, http_client=self._http, environment={})
         self._messaging_service_sid = messaging_service_sid

@@ -6,7 +6,8 @@ Three short transactions per group of messages, never one held across a provider
    makes sense (enrollment active, not opted out, not expired, quiet hours), render,
    then mark the messages ``sending`` and write their attempt rows. Committed before any
    provider is called.
-2. the provider calls, outside any transaction, behind the per-sender rate limit.
+2. the provider calls, outside any transaction, behind the per-sender rate limit, many
+   in flight at once (``calls.py``).
 3. *record* — what the providers said, conditional on still holding each claim.
 
 A crash between a provider accepting and step 3 leaves the message ``sending`` with an
@@ -32,9 +33,9 @@ from reminders import metrics
 from reminders.channels.base import Channel, ChannelError, SendResult
 from reminders.clock import Clock
 from reminders.config import Settings
-from reminders.delivery import pages
 from reminders.delivery import prepare as prep
 from reminders.delivery import rows as rowdata
+from reminders.delivery.calls import ProviderCalls
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.failures import handle_failure
 from reminders.delivery.pages import mark_pages_sent
@@ -82,6 +83,9 @@ class Sender:
         self.settings = settings
         self.sessions = sessions
         self.rate_limiter = rate_limiter
+        self.calls = ProviderCalls(channels=channels, rate_limiter=rate_limiter,
+                                   sessions=sessions, clock=clock,
+                                   concurrency=settings.provider_concurrency)  # fmt: skip
 
     @property
     def lease(self) -> timedelta:
@@ -110,7 +114,7 @@ class Sender:
                 outcomes[claim.message_id] = Outcome(claim.message_id, *verdict)
         if cleared:
             ready += self._prepare(cleared, outcomes)[0]
-        results = [self._call(item) for item in ready]
+        results = self.calls.run(ready)
         self._record(results, outcomes)
         return [outcomes.get(c.message_id, Outcome(c.message_id, "error")) for c in claims]
 
@@ -208,26 +212,11 @@ class Sender:
     def _provider_names(self) -> dict[str, str]:
         return {name: channel.name for name, channel in self.channels.items()}
 
-    # -- step 2 -------------------------------------------------------------------------
+    # -- step 2: delivery/calls.py -------------------------------------------------------
 
-    def _call(self, item: prep.Ready) -> tuple[prep.Ready, SendResult | ChannelError, datetime]:
-        if item.channel == "sms":
-            self.rate_limiter.acquire(item.outbound.sender)
-        if item.kind == PAGE and item.concern_id is not None:
-            return item, pages.send_unless_acknowledged(
-                item, self.channels[item.channel], self.sessions
-            ), self.clock.now()
-        result: SendResult | ChannelError
-        try:
-            result = self.channels[item.channel].send(item.outbound)
-        except ChannelError as exc:
-            result = exc
-        except Exception as exc:
-            # A bug or an unexpected library error: the request may have gone out, so
-            # treat it as in doubt; the retry reconciles before sending again.
-            log.exception("provider call for message %s crashed", item.claim.message_id)
-            result = ChannelError(f"unexpected {type(exc).__name__}", in_doubt=True)
-        return item, result, self.clock.now()
+    def close(self) -> None:
+        """Stop the provider threads (a worker process shutting down)."""
+        self.calls.close()
 
     # -- step 3 -------------------------------------------------------------------------
 
@@ -283,3 +272,4 @@ class Sender:
                 session, item, exc, now, email_possible="email" in self.channels
             )
         return Outcome(item.claim.message_id, result, detail)
+

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import queue
+import random
 import re
 import secrets
 import sys
@@ -80,8 +81,14 @@ class FakeTwilio:
         host: str = "127.0.0.1",
         port: int = 0,
         magic_numbers: bool = True,
+        latency: float = 0.0,
+        jitter: float = 0.0,
     ) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
+        # Twilio's API answers a create in about 100–300 ms: each create takes ``latency``
+        # seconds, ± up to ``jitter``; ``max_in_flight`` is the most at once it saw.
+        self.latency, self.jitter = latency, jitter
+        self.in_flight = self.max_in_flight = 0
         self.magic_numbers = magic_numbers
         self.auto_callbacks: list[str] = []  # e.g. ["sent", "delivered"] after each accept
         self.requests: list[dict[str, Any]] = []  # every request, with monotonic "t"
@@ -222,6 +229,18 @@ class FakeTwilio:
                     self.callbacks.append({"sid": item[0], "status": item[1], "error": repr(exc)})
 
     def _create(self, form: dict[str, str]) -> Reply:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency or self.jitter:
+                time.sleep(max(0.0, self.latency + random.uniform(-self.jitter, self.jitter)))
+            return self._create_now(form)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _create_now(self, form: dict[str, str]) -> Reply:
         with self._lock:
             scripted = self._script.popleft() if self._script else None
         if scripted and scripted.hang:
