@@ -28,9 +28,11 @@ class Job:
 
 def periodic_jobs() -> list[Job]:
     """Jobs besides the dispatcher (which both modes run on their own interval)."""
-    from reminders.conversations.jobs import JOBS  # imported here: it imports Job from us
+    # Imported here: they import Job from us.
+    from reminders.conversations.jobs import JOBS
+    from reminders.retention.jobs import JOB as PURGE
 
-    return list(JOBS)
+    return [*JOBS, PURGE]
 
 
 def run_periodic(

@@ -26,6 +26,7 @@ class InboundMessage(Base):
         # Loop protection counts recent auto-replies per sender.
         Index("ix_inbound_sender", "sender", "received_at"),
         Index("ix_inbound_answers", "answers_message_id"),
+        Index("ix_inbound_enrollment", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +53,7 @@ class Concern(Base):
     __table_args__ = (
         Index("ix_concerns_open", "clinic_id", "status", "severity"),
         Index("ix_concerns_escalation", "next_escalation_at"),
+        Index("ix_concerns_enrollment", "enrollment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

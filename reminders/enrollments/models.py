@@ -35,7 +35,16 @@ KINDS = (STEP, REASK, REPLY, NOTICE, PAGE, STAFF_TEXT)
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("procedure_id", name="uq_enrollment_procedure"),)
+    __table_args__ = (
+        UniqueConstraint("procedure_id", name="uq_enrollment_procedure"),
+        # The retention job walks a clinic's enrolments not yet purged.
+        Index(
+            "ix_enrollments_unpurged",
+            "clinic_id",
+            postgresql_where=text("purged_at IS NULL"),
+            sqlite_where=text("purged_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from reminders.clinics.models import Clinic
 from reminders.conversations.models import Concern, InboundMessage
 from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import STAFF_TEXT, STEP, Enrollment, ScheduledMessage
@@ -17,6 +18,7 @@ from reminders.enrollments.service import NotFound
 from reminders.patients import consent
 from reminders.patients.models import Patient, Procedure
 from reminders.protocols.models import ProtocolVersion
+from reminders.retention.service import removed_after_days
 
 MMOL_TO_MG_DL = 18.0
 
@@ -63,6 +65,8 @@ class EnrollmentView:
     procedure: Procedure
     protocol: ProtocolVersion
     messages: list[MessageView] = field(default_factory=list)
+    # Purged under the retention period: after how many days its texts were removed.
+    removed_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class Event:
     at: datetime
     kind: str  # message | reply | concern | consent
     item: Any
+    # Its text is gone with its enrolment's (retention): after how many days.
+    removed_after: int | None = None
 
 
 @dataclass
@@ -129,6 +135,8 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
                                  Enrollment.patient_id == patient.id)
         .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())))  # fmt: skip
     enrollment_ids = [e.id for e in enrollments]
+    clinic = session.get_one(Clinic, clinic_id)
+    removed = removed_after_days(session=session, clinic=clinic, enrollments=enrollments)
     messages = list(session.scalars(
         select(ScheduledMessage).where(
             ScheduledMessage.clinic_id == clinic_id,
@@ -144,7 +152,13 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
             enrollment=enrollment,
             procedure=session.get_one(Procedure, enrollment.procedure_id),
             protocol=session.get_one(ProtocolVersion, enrollment.protocol_version_id),
+            removed_after=removed.get(enrollment.id),
         )
+    concerns = list(session.scalars(
+        select(Concern).where(Concern.clinic_id == clinic_id, Concern.patient_id == patient.id)
+        .order_by(Concern.created_at.desc())))  # fmt: skip
+    # A clinician's text belongs to its concern's enrolment (it has none of its own).
+    enrollment_of_concern = {c.id: c.enrollment_id for c in concerns}
     events: list[Event] = []
     for message in messages:
         attempt = attempts.get(message.id)
@@ -152,17 +166,17 @@ def timeline(*, session: Session, clinic_id: int, patient_id: int) -> Timeline:
                            attempt.error_message if attempt else None)  # fmt: skip
         if message.enrollment_id in views and message.kind == STEP:
             views[message.enrollment_id].messages.append(view)
-        events.append(Event(message.sent_at or message.due_at, "message", view))
+        owner = message.enrollment_id or enrollment_of_concern.get(message.concern_id or 0)
+        gone = removed.get(owner or 0) if message.body is None else None
+        events.append(Event(message.sent_at or message.due_at, "message", view, gone))
     replies = list(session.scalars(
         select(InboundMessage).where(InboundMessage.clinic_id == clinic_id,
                                      InboundMessage.patient_id == patient.id)
         .order_by(InboundMessage.received_at)))  # fmt: skip
-    concerns = list(session.scalars(
-        select(Concern).where(Concern.clinic_id == clinic_id, Concern.patient_id == patient.id)
-        .order_by(Concern.created_at.desc())))  # fmt: skip
     pain, glucose = [], []
     for reply in replies:
-        events.append(Event(reply.received_at, "reply", reply))
+        gone = removed.get(reply.enrollment_id or 0) if not reply.body else None
+        events.append(Event(reply.received_at, "reply", reply, gone))
         found = readings(reply.parsed)
         if "pain" in found:
             pain.append((reply.received_at, found["pain"]))

@@ -29,9 +29,19 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("purged_at", reminders.db.UTCDateTime(timezone=True), nullable=True)
         )
+    # The retention job's reads: a clinic's enrolments not yet purged, and what is tied
+    # to one enrolment.
+    op.create_index("ix_enrollments_unpurged", "enrollments", ["clinic_id"],
+                    postgresql_where=sa.text("purged_at IS NULL"),
+                    sqlite_where=sa.text("purged_at IS NULL"))  # fmt: skip
+    op.create_index("ix_inbound_enrollment", "inbound_messages", ["enrollment_id"])
+    op.create_index("ix_concerns_enrollment", "concerns", ["enrollment_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_concerns_enrollment", table_name="concerns")
+    op.drop_index("ix_inbound_enrollment", table_name="inbound_messages")
+    op.drop_index("ix_enrollments_unpurged", table_name="enrollments")
     with op.batch_alter_table("enrollments") as batch_op:
         batch_op.drop_column("purged_at")
     with op.batch_alter_table("clinics") as batch_op:
