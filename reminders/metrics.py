@@ -1,8 +1,23 @@
-"""Prometheus metrics of this process (each worker exposes its own; see docs)."""
+"""Prometheus metrics of this process (each worker exposes its own; see docs).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set, each process writes its values to files named
+after it in that directory and the web app's /metrics adds them up.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+import socket
+
+from prometheus_client import Counter, Histogram, values
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Containers sharing the directory each number their processes from 1: the web
+    # app's pid 1 and a worker's pid 1 would write one file. Host name + pid is unique
+    # (no "_": prometheus_client splits file names on it).
+    values.ValueClass = values.MultiProcessValue(
+        lambda: f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+    )
 
 SENT = Counter("aftercare_messages_sent_total", "Messages accepted by a provider", ["channel"])
 FAILED = Counter("aftercare_messages_failed_total", "Messages that failed for good", ["channel"])

@@ -6,13 +6,20 @@ Redis transport's visibility-timeout redelivery cannot turn a far-future task in
 duplicate, and workers hold no growing set of postponed tasks in memory.
 
 ``celery -A workers.app worker`` / ``beat`` (or ``aftercare worker`` / ``aftercare beat``).
+
+Beat touches ``AFTERCARE_BEAT_HEARTBEAT_FILE`` after every pass of its loop and wakes at
+least every ``HEARTBEAT_EVERY`` seconds, so the file's age says whether beat is ticking
+(``aftercare healthcheck beat``); a live process that is wedged goes stale too.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from reminders.config import get_settings
@@ -27,6 +34,11 @@ VISIBILITY_TIMEOUT = 3600
 DISPATCH_TASK = "aftercare.dispatch"
 SEND_BATCH_TASK = "aftercare.send_batch"
 RUN_JOB_TASK = "aftercare.run_job"
+# Beat's longest sleep, whatever the schedule: the heartbeat is at most this old while
+# beat is alive (compose allows 60 s, four missed beats).
+HEARTBEAT_EVERY = 15.0
+
+log = logging.getLogger(__name__)
 
 
 def beat_schedule(interval: float) -> dict[str, dict[str, Any]]:
@@ -81,8 +93,44 @@ def make_app() -> Celery:
         timezone="UTC",
         enable_utc=True,
         beat_schedule=beat_schedule(settings.dispatch_interval_seconds),
+        beat_scheduler="workers.app:HeartbeatScheduler",
+        beat_max_loop_interval=HEARTBEAT_EVERY,
     )
     return app
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Celery's file-backed scheduler, touching the heartbeat file after every tick.
+
+    Written by beat itself (no worker, no broker round trip), so a beat whose loop has
+    stopped (dead, or stuck publishing to an unreachable broker) stops touching it.
+    At most once a second: a tick that sends several due entries loops without sleeping.
+    """
+
+    _last_beat = float("-inf")
+    _failing = False
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        interval: float = super().tick(*args, **kwargs)
+        now = time.monotonic()
+        if now - self._last_beat >= 1.0:
+            self._last_beat = now
+            self._touch_heartbeat()
+        return interval
+
+    def _touch_heartbeat(self) -> None:
+        path = get_settings().beat_heartbeat_file
+        if path is None:
+            return
+        try:
+            path.touch()
+        except OSError as exc:
+            # Keep scheduling: a stale heartbeat makes the health check say so.
+            if not self._failing:
+                log.warning("beat heartbeat %s not writable (%s)", path, type(exc).__name__)
+            self._failing = True
+        else:
+            self._failing = False
 
 
 app = make_app()

@@ -23,10 +23,10 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Gauge,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,30 +130,51 @@ def _process_registry() -> Any:
 
 
 def _backlog_registry(maker: sessionmaker[Session], now: Any) -> CollectorRegistry:
-    """Gauges computed now from the database (all cheap: partial indexes)."""
-    registry = CollectorRegistry()
-    due = Gauge("aftercare_due_backlog", "Pending messages already due", registry=registry)
-    oldest = Gauge(
-        "aftercare_due_oldest_seconds",
-        "How long the oldest due, unsent message has been waiting",
-        registry=registry,
-    )
-    claimed = Gauge(
-        "aftercare_messages_in_flight", "Claimed, not yet finished messages", registry=registry
-    )
-    up = Gauge("aftercare_database_up", "1 if the backlog could be read", registry=registry)
+    """Gauges computed now from the database (all cheap: partial indexes).
+
+    Metric families, not ``Gauge`` objects: under PROMETHEUS_MULTIPROC_DIR a Gauge
+    writes to the shared directory, and /metrics would then list each of these twice.
+    """
+    up = GaugeMetricFamily("aftercare_database_up", "1 if the backlog could be read")
     m = ScheduledMessage
     try:
         with maker() as session:
             count, first = session.execute(
                 select(func.count(), func.min(m.due_at)).where(m.status == PENDING, m.due_at <= now)
             ).one()
-            due.set(count)
-            oldest.set(max(0.0, (now - first).total_seconds()) if first is not None else 0.0)
-            claimed.set(in_flight(session=session, now=now))
+            claimed = in_flight(session=session, now=now)
             session.rollback()
-        up.set(1)
     except Exception as exc:
         log.warning("metrics: backlog not readable (%s)", type(exc).__name__)
-        up.set(0)
+        up.add_metric([], 0)
+        return _registry_of([up])
+    up.add_metric([], 1)
+    oldest = max(0.0, (now - first).total_seconds()) if first is not None else 0.0
+    return _registry_of(
+        [
+            GaugeMetricFamily("aftercare_due_backlog", "Pending messages already due", value=count),
+            GaugeMetricFamily(
+                "aftercare_due_oldest_seconds",
+                "How long the oldest due, unsent message has been waiting",
+                value=oldest,
+            ),
+            GaugeMetricFamily(
+                "aftercare_messages_in_flight", "Claimed, not yet finished messages", value=claimed
+            ),
+            up,
+        ]
+    )
+
+
+class _Families:
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        return self.families
+
+
+def _registry_of(families: list[GaugeMetricFamily]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
     return registry

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +118,34 @@ def test_metrics_show_the_due_backlog_from_the_database_and_the_send_counters(
     assert after[sent] - before.get(sent, 0) == 3
     count = "aftercare_send_lateness_seconds_count"
     assert after[count] - before.get(count, 0) == 3
+
+
+def test_metrics_in_multiprocess_mode_list_each_metric_once_with_every_process(
+    tmp_path: Path,
+) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR (compose sets it for web, worker and beat), a worker's
+    counters reach the web app's /metrics, and the database gauges appear once."""
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    db = tmp_path / "m.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env |= {"PROMETHEUS_MULTIPROC_DIR": str(shared), "AFTERCARE_DATABASE_URL": f"sqlite:///{db}"}
+    worker = "from reminders import metrics; metrics.count_sent('sms'); metrics.count_sent('sms')"
+    web = (
+        "from fastapi.testclient import TestClient\n"
+        "from reminders import migrations\n"
+        "from reminders.config import get_settings\n"
+        "from reminders.db import make_engine\n"
+        "from reminders.web.app import create_app\n"
+        "migrations.upgrade(make_engine(get_settings().database_url))\n"
+        "client = TestClient(create_app(get_settings()))\n"
+        "client.get('/metrics')\n"  # a second scrape reads what the first one left
+        "print(client.get('/metrics').text)\n"
+    )
+    subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", web], env=env, check=True, timeout=60,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    for name in ("aftercare_due_backlog", "aftercare_database_up",
+                 "aftercare_messages_sent_total"):  # fmt: skip
+        assert out.count(f"# TYPE {name} ") == 1, name
+    assert 'aftercare_messages_sent_total{channel="sms"} 2.0' in out
