@@ -48,7 +48,7 @@ class Clinic(Base):
     emergency_ack_minutes: Mapped[int] = mapped_column(default=5)
     urgent_ack_minutes: Mapped[int] = mapped_column(default=30)
     # Messages a second this clinic's sender may send (long code 1, toll-free 3, short
-    # code 30); None: the deployment's AFTERCARE_SMS_RATE_PER_SECOND.
+    # code 100: clinics/sender_rates.py); None: AFTERCARE_SMS_RATE_PER_SECOND.
     sms_rate_per_second: Mapped[float | None]
     # Message bodies, reply texts and email addresses of finished enrolments are removed
     # this many days after the enrolment ended (retention job); metadata stays.

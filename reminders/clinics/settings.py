@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reminders import audit
-from reminders.clinics import office_hours
+from reminders.clinics import office_hours, sender_rates
 from reminders.clinics.models import DEFAULT_THRESHOLDS, Clinic
 from reminders.enrollments.schemas import InputError, normalize_phone
 from reminders.oncall.models import WEEKDAYS
@@ -26,6 +26,7 @@ PHONE_FIELDS = ("sms_from", "contact_phone")
 EMAIL_FIELDS = ("email_from",)
 TEXT_FIELDS = {"name": 200, "emergency_number": 40, "crisis_line": 40}
 MINUTE_FIELDS = ("emergency_ack_minutes", "urgent_ack_minutes")
+RETENTION_DAYS = (7, 3650)  # a week (time to read late replies) to ten years
 THRESHOLD_LIMITS = {
     "pain_urgent": (1, 10),
     "glucose_high_mg_dl": (120, 600),
@@ -46,6 +47,11 @@ def current(clinic: Clinic) -> dict[str, Any]:
         values[name] = getattr(clinic, name) or ""
     for name in MINUTE_FIELDS:
         values[name] = str(getattr(clinic, name))
+    rate = clinic.sms_rate_per_second
+    values["sms_rate_preset"] = sender_rates.preset_of(rate)
+    # repr reads back as the same float: posting the page unchanged changes nothing.
+    values["sms_rate_custom"] = "" if rate is None else repr(rate).removesuffix(".0")
+    values["retention_days"] = str(clinic.retention_days)
     thresholds = {**DEFAULT_THRESHOLDS, **(clinic.thresholds or {})}
     for name in THRESHOLD_LIMITS:
         values[name] = f"{thresholds[name]:g}"
@@ -70,6 +76,39 @@ def _office_hours(form: Mapping[str, str], errors: list[tuple[str, str]]) -> dic
     except InputError as exc:
         errors.extend(exc.errors)
         return None
+
+
+def _sending_rate(form: Mapping[str, str], errors: list[tuple[str, str]]) -> float | None:
+    """The sender's rate from ``sms_rate_preset`` (default, a preset, or custom with the
+    number in ``sms_rate_custom``); None is the deployment's default.
+
+    A form without the select (a scripted post) keeps to the typed number: the page
+    always shows the stored rate there, so posting it back changes nothing.
+    """
+    custom = form.get("sms_rate_custom", "").strip()
+    preset = form.get("sms_rate_preset", "").strip() or (
+        sender_rates.CUSTOM if custom else sender_rates.DEFAULT
+    )
+    try:
+        if preset == sender_rates.DEFAULT:
+            return None
+        if preset == sender_rates.CUSTOM:
+            if not custom:
+                errors.append(("sms_rate_custom", "is required for a custom rate"))
+                return None
+            return sender_rates.parse(custom, "sms_rate_custom")
+        return sender_rates.from_preset(preset, "sms_rate_preset")
+    except InputError as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+def _whole(raw: str, field: str, low: int, high: int, errors: list[tuple[str, str]]) -> int:
+    value = raw.strip()
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        errors.append((field, f"must be a whole number from {low} to {high}"))
+        return low
+    return int(value)
 
 
 def _number(raw: str, field: str, low: float, high: float, errors: list[tuple[str, str]]) -> float:
@@ -125,17 +164,46 @@ def update(
     if thresholds.get("glucose_low_mg_dl", 0) >= thresholds.get("glucose_high_mg_dl", 1):
         errors.append(("glucose_low_mg_dl", "must be below the high threshold"))
     new["office_hours"] = _office_hours(form, errors)
+    new["sms_rate_per_second"] = _sending_rate(form, errors)
+    new["retention_days"] = _whole(form.get("retention_days", ""), "retention_days",
+                                   *RETENTION_DAYS, errors)  # fmt: skip
     if errors:
         raise InputError(errors)
     new["thresholds"] = {k: (int(v) if float(v).is_integer() else v) for k, v in thresholds.items()}
+    return _apply(session=session, clinic=clinic, new=new, actor=actor, staff_id=staff_id)
+
+
+def set_sending_rate(
+    *, session: Session, clinic: Clinic, rate: float | None, actor: str,
+    staff_id: int | None = None,
+) -> bool:  # fmt: skip
+    """Set the sender's rate (None: the deployment's default); True if it changed.
+
+    The limiter and the claim caps read it on their next round, on every worker.
+    """
+    if rate is not None:
+        rate = sender_rates.validate(rate)
+    new = {"sms_rate_per_second": rate}
+    return bool(_apply(session=session, clinic=clinic, new=new, actor=actor, staff_id=staff_id))
+
+
+def _apply(
+    *, session: Session, clinic: Clinic, new: Mapping[str, Any], actor: str,
+    staff_id: int | None,
+) -> list[str]:  # fmt: skip
+    """Store what differs and audit the names changed (a rate also from → to: not PHI)."""
     changed = [name for name, value in new.items() if getattr(clinic, name) != value]
+    details: dict[str, Any] = {}
+    if "sms_rate_per_second" in changed:
+        details["sms_rate_per_second"] = {"from": clinic.sms_rate_per_second,
+                                          "to": new["sms_rate_per_second"]}  # fmt: skip
     for name in changed:
         setattr(clinic, name, new[name])
     if changed:
         audit.record(
             session=session, clinic_id=clinic.id, actor=actor, staff_id=staff_id,
             action="clinic.settings", subject_type="clinic", subject_id=clinic.id,
-            changed=sorted(changed),
+            changed=sorted(changed), **details,
         )  # fmt: skip
     return changed
 

@@ -51,7 +51,7 @@ class ProviderCalls:
 
     def call(self, item: Ready) -> Called:
         if item.channel == "sms":
-            self.rate_limiter.acquire(item.outbound.sender)
+            self.rate_limiter.acquire(item.outbound.sender or "", rate=item.sms_rate)
         if item.kind == PAGE and item.concern_id is not None:
             sent = pages.send_unless_acknowledged(item, self.channels[item.channel],
                                                   self.sessions)  # fmt: skip

@@ -8,8 +8,8 @@ conditional update it tries afterwards matches no row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -51,11 +51,22 @@ class Limits:
     claimed a slice at a time instead of all at once and then left to expire in the
     queue. ``per_sender`` caps the SMS claims of one clinic when its sender number is
     rate limited: at one message a second, claiming more than half a lease's worth
-    would only queue work that expires before a worker can send it.
+    would only queue work that expires before a worker can send it. ``per_clinic``
+    holds the caps of clinics whose number sends at its own rate (a toll-free number
+    at 3/s may hold three times a long code's claims); other clinics get ``per_sender``.
     """
 
     max_in_flight: int | None = None
     per_sender: int | None = None
+    per_clinic: Mapping[int, int | None] = field(default_factory=dict)
+
+    @property
+    def capped(self) -> bool:
+        return self.per_sender is not None or bool(self.per_clinic)
+
+    def cap_for(self, clinic_id: int) -> int | None:
+        """The SMS claims clinic ``clinic_id`` may hold; None: no cap."""
+        return self.per_clinic.get(clinic_id, self.per_sender)
 
 
 def claim_due(
@@ -90,9 +101,9 @@ def claim_due(
     rows = _candidates(session, expired, now, limit, order=(m.lease_until,))
     pending = pending_due(now)
     busy: dict[int, int] = {}
-    if limits.per_sender is not None:
+    if limits.capped:
         busy = _sms_in_flight(session, now)
-        saturated = [clinic for clinic, n in busy.items() if n >= limits.per_sender]
+        saturated = [clinic for clinic, n in busy.items() if _full(limits, clinic, n)]
         if saturated:
             pending = and_(pending, or_(m.channel != "sms", m.clinic_id.not_in(saturated)))
     if len(rows) < limit:
@@ -106,8 +117,8 @@ def claim_due(
         rows += _candidates(session, ordinary, now, limit - len(rows), order=(m.due_at,))
     ids: list[int] = []
     for message_id, clinic_id, channel in rows:
-        if limits.per_sender is not None and channel == "sms":
-            if busy.get(clinic_id, 0) >= limits.per_sender:
+        if limits.capped and channel == "sms":
+            if _full(limits, clinic_id, busy.get(clinic_id, 0)):
                 continue  # locked but not claimed: released when this transaction ends
             busy[clinic_id] = busy.get(clinic_id, 0) + 1
         ids.append(message_id)
@@ -121,6 +132,11 @@ def claim_due(
         .returning(t.c.id, t.c.claims)
     ).all()
     return [Claim(message_id=row[0], token=row[1]) for row in claimed]
+
+
+def _full(limits: Limits, clinic_id: int, claimed: int) -> bool:
+    cap = limits.cap_for(clinic_id)
+    return cap is not None and claimed >= cap
 
 
 def _candidates(

@@ -25,6 +25,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reminders.clinics.models import Clinic
 from reminders.clock import Clock
 from reminders.config import Settings
 from reminders.delivery.dispatch import Claim, Limits, claim_due, renew_leases
@@ -52,14 +56,37 @@ def group_size(settings: Settings) -> int:
     return MAX_GROUP if rate <= 0 else max(1, min(MAX_GROUP, int(rate * 5)))
 
 
-def limits(settings: Settings) -> Limits:
+def limits(settings: Settings, *, session: Session) -> Limits:
+    """The claim caps: 2,000 in flight, and half a lease's worth per rate-limited sender.
+
+    A clinic's own ``sms_rate_per_second`` (toll-free, short code) sizes its cap; the
+    others get the deployment's rate. A deployment rate of 0 sends without any limiter
+    (see delivery.factory), so nothing is capped per sender then either.
+    """
     rate = settings.sms_rate_per_second
-    per_sender = None
+    per_sender, per_clinic = None, {}
     if rate > 0:
-        per_sender = max(1, int(rate * settings.claim_lease_seconds / 2))
+        per_sender = _lease_worth(rate, settings)
+        # One small query (clinics with their own rate), in the claim's transaction.
+        own = session.execute(
+            select(Clinic.id, Clinic.sms_rate_per_second).where(
+                Clinic.sms_rate_per_second.is_not(None)
+            )
+        )
+        per_clinic = {clinic_id: _lease_worth(own_rate, settings) for clinic_id, own_rate in own}
     return Limits(
-        max_in_flight=max(MAX_IN_FLIGHT, settings.dispatch_batch_size), per_sender=per_sender
+        max_in_flight=max(MAX_IN_FLIGHT, settings.dispatch_batch_size),
+        per_sender=per_sender,
+        per_clinic=per_clinic,
     )
+
+
+def _lease_worth(rate: float, settings: Settings) -> int | None:
+    """Half of what ``rate`` sends in one lease: the rest of the lease is the margin.
+
+    None (no cap) for a rate <= 0: the limiter leaves such a number alone too.
+    """
+    return max(1, int(rate * settings.claim_lease_seconds / 2)) if rate > 0 else None
 
 
 def dispatch_round(
@@ -78,7 +105,7 @@ def dispatch_round(
             now=clock.now(),
             limit=limit or settings.dispatch_batch_size,
             lease=lease,
-            limits=limits(settings),
+            limits=limits(settings, session=session),
         )
     # The claim is committed now: a worker that picks a task up always finds its rows.
     if claims:

@@ -153,6 +153,7 @@ class Ready:
     channel: str
     kind: str
     concern_id: int | None
+    sms_rate: float | None  # messages a second the sender may send; None: the default
     attempt_id: int
     due_at: datetime
     expires_at: datetime
@@ -207,6 +208,7 @@ def start_sending(
             channel=c.row.channel,
             kind=c.row.kind,
             concern_id=c.row.concern_id,
+            sms_rate=c.row.sms_rate,
             attempt_id=attempts[c.row.id],
             due_at=c.row.due_at,
             expires_at=c.row.expires_at,

@@ -69,6 +69,7 @@ class MessageRow:
     contact_phone: str | None
     emergency_number: str
     sms_from: str
+    sms_rate: float | None  # the clinic's sender rate; None: the deployment default
     email_from: str | None
     window_opens: time
     window_closes: time
@@ -123,6 +124,7 @@ _COLUMNS = (
     _C.contact_phone,
     _C.emergency_number,
     _C.sms_from,
+    _C.sms_rate_per_second,
     _C.email_from,
     _C.window_opens,
     _C.window_closes,

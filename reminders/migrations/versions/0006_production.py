@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("clinics") as batch_op:
         # Messages a second the clinic's sender may send (long code 1, toll-free 3, short
-        # code 30); null: the deployment's AFTERCARE_SMS_RATE_PER_SECOND.
+        # code 100); null: the deployment's AFTERCARE_SMS_RATE_PER_SECOND.
         batch_op.add_column(sa.Column("sms_rate_per_second", sa.Float(), nullable=True))
         batch_op.add_column(
             sa.Column("retention_days", sa.Integer(), nullable=False, server_default="90")

@@ -1,6 +1,6 @@
 """Admin pages: clinic settings (time zone, quiet hours, office hours, emergency text,
-thresholds, sender number), the on-call rota, closed dates and escalation policies, and
-staff accounts.
+thresholds, sender number and its sending rate, retention), the on-call rota, closed
+dates and escalation policies, and staff accounts.
 
 Each form on the settings page posts on its own; a refused one re-renders the page with
 its errors named by field and nothing of it saved (a savepoint per form).
@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from fastapi.datastructures import FormData
 from fastapi.responses import HTMLResponse, Response
 
+from reminders.clinics import sender_rates
 from reminders.clinics import settings as clinic_settings
 from reminders.enrollments.schemas import InputError
 from reminders.enrollments.service import NotFound
@@ -73,10 +74,19 @@ def _settings_page(
         "max_steps": policies.MAX_STEPS,
         "staff_options": [(m.email, f"{m.name or m.email} ({m.role})")
                           for m in members.values() if m.is_active],
+        "rate_options": _rate_options(page),
     }  # fmt: skip
     shown = clinic_settings.current(clinic) | _policy_values(page) | (values or {})
     return page.render("settings.html", status_code=status_code, values=shown,
                        errors=errors or {}, **context)  # fmt: skip
+
+
+def _rate_options(page: Page) -> list[tuple[str, str]]:
+    """The sending-rate select: the deployment's default, the presets, a custom rate."""
+    default = page.request.app.state.settings.sms_rate_per_second
+    default_text = f"{default:g} a second" if default > 0 else "no limit"
+    return [(sender_rates.DEFAULT, f"Deployment default ({default_text})"),
+            *sender_rates.LABELS.items(), (sender_rates.CUSTOM, "Custom rate")]  # fmt: skip
 
 
 def _text(form: FormData, *names: str) -> dict[str, str]:
