@@ -71,6 +71,9 @@ def make_app() -> Celery:
     app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,
+        # Keep trying however long Redis is away (Celery's default gives up after 100
+        # tries, about 46 minutes, and the worker exits): the rows wait in the database.
+        broker_connection_max_retries=None,
         # No result backend: tasks report through the database, and a backend would
         # only be one more thing to fill up.
         result_backend=None,
