@@ -31,6 +31,7 @@ from reminders.enrollments.models import (
 
 IN_FLIGHT = (CLAIMED, SENDING)
 URGENT_KINDS = (PAGE, REPLY, NOTICE, STAFF_TEXT)
+CAP_PASSES = 4  # candidate queries per claim when per-number caps hold rows back
 # One alias for the life of the process: SQLAlchemy adapts an alias's columns on first
 # use, which costs milliseconds; a fresh alias per claim paid that every time.
 _EARLIER = aliased(ScheduledMessage, name="earlier")
@@ -100,28 +101,43 @@ def claim_due(
     expired = and_(m.status.in_(IN_FLIGHT), m.lease_until < now)
     rows = _candidates(session, expired, now, limit, order=(m.lease_until,))
     pending = pending_due(now)
-    busy: dict[int, int] = {}
-    if limits.capped:
-        busy = _sms_in_flight(session, now)
-        saturated = [clinic for clinic, n in busy.items() if _full(limits, clinic, n)]
+    busy: dict[int, int] = _sms_in_flight(session, now) if limits.capped else {}
+    ids: list[int] = []
+    clinic_of: dict[int, int] = {}
+
+    def take(found: list[tuple[int, int, str]]) -> None:
+        for message_id, clinic_id, channel in found:
+            clinic_of[message_id] = clinic_id
+            if limits.capped and channel == "sms":
+                if _full(limits, clinic_id, busy.get(clinic_id, 0)):
+                    continue  # locked but not claimed: released when this transaction ends
+                busy[clinic_id] = busy.get(clinic_id, 0) + 1
+            ids.append(message_id)
+
+    take(rows)
+
+    def ready(extra: ColumnElement[bool]) -> ColumnElement[bool]:
+        saturated = [c for c, n in busy.items() if _full(limits, c, n)]
         if saturated:
-            pending = and_(pending, or_(m.channel != "sms", m.clinic_id.not_in(saturated)))
-    if len(rows) < limit:
+            extra = and_(extra, or_(m.channel != "sms", m.clinic_id.not_in(saturated)))
+        return and_(extra, m.id.not_in(list(clinic_of))) if clinic_of else extra
+
+    if len(ids) < limit:
         # Pages, replies and clinicians' texts first: a page must not queue behind the
         # morning's backlog of check-ins (its own small partial index, ix_messages_urgent).
-        rows += _candidates(session, and_(pending, m.kind.in_(URGENT_KINDS)), now,
-                            limit - len(rows), order=(m.due_at,))  # fmt: skip
-    if len(rows) < limit:
-        seen = [row[0] for row in rows]
-        ordinary = and_(pending, m.id.not_in(seen)) if seen else pending
-        rows += _candidates(session, ordinary, now, limit - len(rows), order=(m.due_at,))
-    ids: list[int] = []
-    for message_id, clinic_id, channel in rows:
-        if limits.capped and channel == "sms":
-            if _full(limits, clinic_id, busy.get(clinic_id, 0)):
-                continue  # locked but not claimed: released when this transaction ends
-            busy[clinic_id] = busy.get(clinic_id, 0) + 1
-        ids.append(message_id)
+        take(_candidates(session, ready(and_(pending, m.kind.in_(URGENT_KINDS))), now,
+                         limit - len(ids), order=(m.due_at,)))  # fmt: skip
+    # Then check-ins in due order. A number at its cap drops out and the query looks
+    # again, a few times, so one claim spans many numbers, not just the first few whose
+    # messages happen to be due first (a clinic's whole import at 9:00).
+    for _ in range(CAP_PASSES):
+        if len(ids) >= limit:
+            break
+        found = _candidates(session, ready(pending), now, limit - len(ids), order=(m.due_at,))
+        before = len(ids)
+        take(found)
+        if not found or (len(ids) - before == len(found)):
+            break  # nothing left, or nothing held back by a cap: looking again finds no more
     if not ids:
         return []
     t = _TABLE  # Core, not ORM: no identity-map bookkeeping for rows nobody loaded
@@ -131,7 +147,24 @@ def claim_due(
         .values(status=CLAIMED, lease_until=now + lease, claims=t.c.claims + 1, updated_at=now)
         .returning(t.c.id, t.c.claims)
     ).all()
-    return [Claim(message_id=row[0], token=row[1]) for row in claimed]
+    tokens = {row[0]: row[1] for row in claimed}
+    return mix_senders([Claim(mid, tokens[mid]) for mid in ids if mid in tokens], clinic_of)
+
+
+def mix_senders(claims: list[Claim], clinic_of: dict[int, int]) -> list[Claim]:
+    """Claims round-robin by clinic (a clinic sends from one number), due order kept
+    within each: the batches and groups cut from this list then mix senders, so a
+    rate-limited number never holds a whole batch (and a worker) to its one a second.
+    (RETURNING gives rows in storage order, which is usually one clinic after another.)
+    """
+    by_clinic: dict[int, list[Claim]] = {}
+    for claim in claims:
+        by_clinic.setdefault(clinic_of.get(claim.message_id, 0), []).append(claim)
+    queues = list(by_clinic.values())
+    mixed: list[Claim] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        mixed.extend(q[depth] for q in queues if depth < len(q))
+    return mixed
 
 
 def _full(limits: Limits, clinic_id: int, claimed: int) -> bool:

@@ -51,9 +51,12 @@ def batch_size(settings: Settings) -> int:
 
 
 def group_size(settings: Settings) -> int:
-    """Messages per prepare/record transaction."""
+    """Messages per prepare/record transaction: at least as many as a process keeps in
+    flight (claims are mixed across numbers, so a group is many numbers' next sends)."""
     rate = settings.sms_rate_per_second
-    return MAX_GROUP if rate <= 0 else max(1, min(MAX_GROUP, int(rate * 5)))
+    if rate <= 0:
+        return MAX_GROUP
+    return max(1, min(MAX_GROUP, max(settings.provider_concurrency, int(rate * 5))))
 
 
 def limits(settings: Settings, *, session: Session) -> Limits:
@@ -82,11 +85,18 @@ def limits(settings: Settings, *, session: Session) -> Limits:
 
 
 def _lease_worth(rate: float, settings: Settings) -> int | None:
-    """Half of what ``rate`` sends in one lease: the rest of the lease is the margin.
+    """What one number may have claimed and unsent: an eighth of what ``rate`` sends in a
+    lease (7 at 1/s with the 60 s lease), and at least two dispatch ticks' worth.
 
-    None (no cap) for a rate <= 0: the limiter leaves such a number alone too.
+    Small, so a claim never outlives its lease and one round of claims spans many
+    numbers (20 clinics' 9 a.m. messages go out side by side, not clinic after clinic);
+    two ticks' worth, so a number never idles between ticks. None (no cap) for a rate
+    <= 0: the limiter leaves such a number alone too.
     """
-    return max(1, int(rate * settings.claim_lease_seconds / 2)) if rate > 0 else None
+    if rate <= 0:
+        return None
+    ticks = rate * settings.dispatch_interval_seconds * 2
+    return max(1, int(max(rate * settings.claim_lease_seconds / 8, ticks)))
 
 
 def dispatch_round(
