@@ -272,6 +272,11 @@ def stack_env(*, db_url: str, broker_url: str, twilio: FakeTwilio, smtp: FakeSmt
         # never reclaimed mid-call; ticks twice a second, so "within a tick" is quick.
         AFTERCARE_CLAIM_LEASE_SECONDS="30",
         AFTERCARE_DISPATCH_INTERVAL_SECONDS="0.5",
+        # One provider call at a time per process: the pages of one step then go out one
+        # after the other, so an ACK can land while one is in the provider call and the
+        # next is claimed but unsent (the case the ACK test is about). With calls side by
+        # side the same guarantee holds; the claimed-but-unsent page just rarely exists.
+        AFTERCARE_PROVIDER_CONCURRENCY="1",
     )
     return env
 
