@@ -8,10 +8,12 @@ Under CI=true a missing PostgreSQL or Redis fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import pytest
@@ -189,7 +191,7 @@ def on_call_rota(
     first = member(*primary)
     second = member(*backup) if backup else None
     shift = OnCallShift(clinic_id=clinic.id, kind="rota", days=list(WEEKDAYS),
-                        starts=time(0, 0), ends=time(0, 0), primary_staff_id=first.id,
+                        starts=clock_time(0, 0), ends=clock_time(0, 0), primary_staff_id=first.id,
                         backup_staff_id=second.id if second else None)  # fmt: skip
     session.add(shift)
     session.flush()
@@ -264,3 +266,13 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``check`` every 50 ms until it is truthy; fail naming ``what`` after
+    ``timeout`` seconds (real processes and servers take their own time)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)

@@ -38,7 +38,7 @@ from reminders import migrations
 from reminders.db import make_engine
 from reminders.enrollments.models import SENT, ScheduledMessage
 from reminders.web.app import create_app
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, wait_until
 from tests.delivery.helpers import PUBLIC_URL, Db, add_patients, make_clinic, settings_for
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.fakes.smtp_server import free_port
@@ -73,14 +73,6 @@ if (_reason := _why_services_cannot_restart()) is not None:
     if IN_CI:  # like a missing service (tests/conftest.py): CI must not skip quietly
         pytest.exit(f"CI=true and PostgreSQL/Redis cannot be restarted here: {_reason}", 3)
     pytest.skip(f"cannot restart PostgreSQL/Redis: {_reason}", allow_module_level=True)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def run(*command: str) -> None:
