@@ -28,6 +28,7 @@ from reminders.clock import Clock
 from reminders.config import Settings, get_settings
 from reminders.conversations.models import Concern, InboundMessage
 from reminders.delivery import engine
+from reminders.delivery.dispatch import Claim
 from reminders.delivery.factory import rate_limiter_for
 from reminders.delivery.models import SendAttempt
 from reminders.delivery.send import Outcome, Sender, SessionFactory
@@ -160,6 +161,12 @@ def deliver_now(
     sender = Sender(channels=channels, clock=clock, settings=settings, sessions=sessions,
                     rate_limiter=rate_limiter_for(settings))  # fmt: skip
     outcomes: list[Outcome] = []
-    engine.dispatch_due(sessions=sessions, clock=clock, settings=settings,
-                        submit=lambda claims: outcomes.extend(engine.send_batch(sender, claims)))
+
+    def submit(claims: list[Claim]) -> None:
+        outcomes.extend(engine.send_batch(sender, claims))
+
+    try:
+        engine.dispatch_due(sessions=sessions, clock=clock, settings=settings, submit=submit)
+    finally:
+        sender.close()  # its provider threads; the channels belong to the caller
     return outcomes

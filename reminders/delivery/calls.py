@@ -53,20 +53,22 @@ class ProviderCalls:
         if item.channel == "sms":
             self.rate_limiter.acquire(item.outbound.sender or "", rate=item.sms_rate)
         if item.kind == PAGE and item.concern_id is not None:
-            sent = pages.send_unless_acknowledged(item, self.channels[item.channel],
-                                                  self.sessions)  # fmt: skip
-            return item, sent, self.clock.now()
-        result: SendResult | ChannelError
+            result = pages.unless_acknowledged(item, lambda: self._send(item), self.sessions)
+        else:
+            result = self._send(item)
+        return item, result, self.clock.now()
+
+    def _send(self, item: Ready) -> SendResult | ChannelError:
+        """The one provider call of the pipeline; never raises."""
         try:
-            result = self.channels[item.channel].send(item.outbound)
+            return self.channels[item.channel].send(item.outbound)
         except ChannelError as exc:
-            result = exc
+            return exc
         except Exception as exc:
             # A bug or an unexpected library error: the request may have gone out, so
             # treat it as in doubt; the retry reconciles before sending again.
             log.exception("provider call for message %s crashed", item.claim.message_id)
-            result = ChannelError(f"unexpected {type(exc).__name__}", in_doubt=True)
-        return item, result, self.clock.now()
+            return ChannelError(f"unexpected {type(exc).__name__}", in_doubt=True)
 
     def close(self) -> None:
         if self._pool is not None:

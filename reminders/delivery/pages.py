@@ -11,7 +11,6 @@ pages are few (a handful per concern) and this is the one guarantee that needs i
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -19,18 +18,19 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from reminders.channels.base import Channel, ChannelError, SendResult
+from reminders.channels.base import ChannelError, SendResult
 from reminders.conversations.models import Concern, StaffAlert
 from reminders.delivery.prepare import Ready
 
-log = logging.getLogger(__name__)
 ACKNOWLEDGED = "acknowledged"
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
-def send_unless_acknowledged(
-    item: Ready, channel: Channel, sessions: SessionFactory
+def unless_acknowledged(
+    item: Ready, send: Callable[[], SendResult | ChannelError], sessions: SessionFactory
 ) -> SendResult | ChannelError:
+    """``send()`` (the pipeline's provider call) while the page's concern is still open,
+    holding the share lock on its row until the provider has answered."""
     with sessions() as session:
         status = session.scalar(
             select(Concern.status).where(Concern.id == item.concern_id).with_for_update(read=True)
@@ -38,13 +38,7 @@ def send_unless_acknowledged(
         if status != "open":
             return ChannelError("concern acknowledged before the page went out",
                                 permanent=True, code=ACKNOWLEDGED)  # fmt: skip
-        try:
-            return channel.send(item.outbound)
-        except ChannelError as exc:
-            return exc
-        except Exception as exc:  # the request may have gone out: reconcile before resending
-            log.exception("page %s: provider call crashed", item.claim.message_id)
-            return ChannelError(f"unexpected {type(exc).__name__}", in_doubt=True)
+        return send()
 
 
 def mark_pages_sent(session: Session, message_ids: list[int], now: datetime) -> None:

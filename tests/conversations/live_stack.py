@@ -37,7 +37,7 @@ from reminders.enrollments.schemas import parse_enrollment
 from reminders.oncall.models import EscalationPolicy
 from tests.conftest import alice_payload, on_call_rota
 from tests.conversations.conftest import ADMIN, ALICE_PHONE, BACKUP, ON_CALL, RIVERSIDE_NUMBER
-from tests.delivery.helpers import Db
+from tests.delivery.helpers import Db, worker_env
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeSmtp, FakeTwilio
 from tests.fakes.smtp_server import free_port
 from tests.fakes.twilio_server import sign
@@ -252,33 +252,18 @@ class LiveStack:
 def stack_env(*, db_url: str, broker_url: str, twilio: FakeTwilio, smtp: FakeSmtp,
               public_url: str) -> dict[str, str]:  # fmt: skip
     """The environment both processes run with (nothing from the developer's shell)."""
-    run = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    env.update(
-        AFTERCARE_ENVIRONMENT="test",
-        AFTERCARE_DATABASE_URL=db_url,
-        AFTERCARE_BROKER_URL=broker_url,
-        AFTERCARE_CELERY_QUEUE=f"aftercare-paging-{run}",
-        AFTERCARE_RATE_LIMIT_PREFIX=f"aftercare-paging-{run}:",
-        AFTERCARE_SMS_PROVIDER="twilio",
-        AFTERCARE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        AFTERCARE_TWILIO_API_URL=twilio.url,
-        AFTERCARE_PUBLIC_URL=public_url,
-        AFTERCARE_EMAIL_PROVIDER="smtp",
-        AFTERCARE_SMTP_URL=smtp.url,
-        AFTERCARE_SMS_RATE_PER_SECOND="0",
+    return worker_env(
+        db_url=db_url, broker_url=broker_url, twilio=twilio, smtp=smtp, public_url=public_url,
+        name=f"aftercare-paging-{uuid.uuid4().hex[:8]}",
         # Longer than any provider call a test holds up (hang_next), so a slow page is
         # never reclaimed mid-call; ticks twice a second, so "within a tick" is quick.
-        AFTERCARE_CLAIM_LEASE_SECONDS="30",
-        AFTERCARE_DISPATCH_INTERVAL_SECONDS="0.5",
+        AFTERCARE_CLAIM_LEASE_SECONDS="30", AFTERCARE_DISPATCH_INTERVAL_SECONDS="0.5",
         # One provider call at a time per process: the pages of one step then go out one
         # after the other, so an ACK can land while one is in the provider call and the
         # next is claimed but unsent (the case the ACK test is about). With calls side by
         # side the same guarantee holds; the claimed-but-unsent page just rarely exists.
         AFTERCARE_PROVIDER_CONCURRENCY="1",
-    )
-    return env
+    )  # fmt: skip
 
 
 def web_address() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -244,3 +245,29 @@ def results(runner: EmbeddedRunner) -> list[str]:
 def creates(twilio: FakeTwilio) -> list[dict[str, object]]:
     """Every message-creation request the fake received (accepted or refused)."""
     return [r for r in twilio.requests if r["method"] == "POST"]
+
+
+def worker_env(
+    *, db_url: str, broker_url: str, twilio: FakeTwilio, name: str,
+    smtp: FakeSmtp | None = None, public_url: str = PUBLIC_URL, **extra: str,
+) -> dict[str, str]:  # fmt: skip
+    """The environment of a real worker/beat/web process under test: nothing from the
+    developer's shell, its own queue and rate-limit keys (``name``), the loopback fakes,
+    no rate limit unless ``extra`` sets one. ``extra``: more AFTERCARE_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
+    env.update(
+        AFTERCARE_ENVIRONMENT="test",
+        AFTERCARE_DATABASE_URL=db_url,
+        AFTERCARE_BROKER_URL=broker_url,
+        AFTERCARE_CELERY_QUEUE=name,
+        AFTERCARE_RATE_LIMIT_PREFIX=f"{name}:",
+        AFTERCARE_SMS_PROVIDER="twilio",
+        AFTERCARE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        AFTERCARE_TWILIO_API_URL=twilio.url,
+        AFTERCARE_PUBLIC_URL=public_url,
+        AFTERCARE_SMS_RATE_PER_SECOND="0",
+    )
+    if smtp is not None:
+        env.update(AFTERCARE_EMAIL_PROVIDER="smtp", AFTERCARE_SMTP_URL=smtp.url)
+    return env | extra

@@ -39,8 +39,8 @@ from reminders.db import make_engine
 from reminders.enrollments.models import SENT, ScheduledMessage
 from reminders.web.app import create_app
 from tests.conftest import IN_CI, wait_until
-from tests.delivery.helpers import PUBLIC_URL, Db, add_patients, make_clinic, settings_for
-from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.delivery.helpers import Db, add_patients, make_clinic, settings_for, worker_env
+from tests.fakes import FakeTwilio
 from tests.fakes.smtp_server import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -215,25 +215,15 @@ def delivery(services: Services, tmp_path: Path) -> Iterator[Run]:
     url = services.pg_url(database)
     engine = make_engine(url)
     migrations.upgrade(engine)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
     with FakeTwilio(latency=0.15) as twilio:
-        env.update(
-            AFTERCARE_ENVIRONMENT="test",
-            AFTERCARE_DATABASE_URL=url,
-            AFTERCARE_BROKER_URL=services.redis_url,
-            AFTERCARE_CELERY_QUEUE=f"aftercare-restart-{database}",
-            AFTERCARE_SMS_PROVIDER="twilio",
-            AFTERCARE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-            AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-            AFTERCARE_TWILIO_API_URL=twilio.url,
-            AFTERCARE_PUBLIC_URL=PUBLIC_URL,
-            AFTERCARE_SMS_RATE_PER_SECOND="0",
+        env = worker_env(
+            db_url=url, broker_url=services.redis_url, twilio=twilio,
+            name=f"aftercare-restart-{database}",
             # 4 calls of 150 ms in flight per process: 600 messages take about 11 s.
             AFTERCARE_PROVIDER_CONCURRENCY="4",
             # Short leases and ticks keep recovery within a test's patience.
-            AFTERCARE_CLAIM_LEASE_SECONDS="5",
-            AFTERCARE_DISPATCH_INTERVAL_SECONDS="1",
-        )
+            AFTERCARE_CLAIM_LEASE_SECONDS="5", AFTERCARE_DISPATCH_INTERVAL_SECONDS="1",
+        )  # fmt: skip
         app = create_app(settings_for(url, broker_url=services.redis_url))
         stack = Stack(env=env, logs=tmp_path)
         try:

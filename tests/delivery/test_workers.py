@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from reminders.enrollments.models import PENDING, SENT, ScheduledMessage
 from tests.conftest import wait_until
-from tests.delivery.helpers import PUBLIC_URL, Db, add_patients, make_clinic
+from tests.delivery.helpers import PUBLIC_URL, Db, add_patients, make_clinic, worker_env
 from tests.delivery.test_ratelimit import busiest_second
-from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeSmtp, FakeTwilio
+from tests.fakes import FakeSmtp, FakeTwilio
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,26 +92,12 @@ class Stack:
 def stack(
     pg_url: str, pg_db: Db, redis_url: str, twilio: FakeTwilio, smtp: FakeSmtp, tmp_path: Path
 ) -> Iterator[Stack]:
-    run = uuid.uuid4().hex[:8]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
-    env.update(
-        AFTERCARE_ENVIRONMENT="test",
-        AFTERCARE_DATABASE_URL=pg_url,
-        AFTERCARE_BROKER_URL=redis_url,
-        AFTERCARE_CELERY_QUEUE=f"aftercare-test-{run}",
-        AFTERCARE_RATE_LIMIT_PREFIX=f"aftercare-test-{run}:",
-        AFTERCARE_SMS_PROVIDER="twilio",
-        AFTERCARE_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        AFTERCARE_TWILIO_API_URL=twilio.url,
-        AFTERCARE_PUBLIC_URL=PUBLIC_URL,
-        AFTERCARE_EMAIL_PROVIDER="smtp",
-        AFTERCARE_SMTP_URL=smtp.url,
-        AFTERCARE_SMS_RATE_PER_SECOND="0",
+    env = worker_env(
+        db_url=pg_url, broker_url=redis_url, twilio=twilio, smtp=smtp,
+        name=f"aftercare-test-{uuid.uuid4().hex[:8]}",
         # Short leases and ticks keep recovery within a test's patience.
-        AFTERCARE_CLAIM_LEASE_SECONDS="3",
-        AFTERCARE_DISPATCH_INTERVAL_SECONDS="0.5",
-    )
+        AFTERCARE_CLAIM_LEASE_SECONDS="3", AFTERCARE_DISPATCH_INTERVAL_SECONDS="0.5",
+    )  # fmt: skip
     stack = Stack(env=env, queue=env["AFTERCARE_CELERY_QUEUE"], logs=tmp_path)
     try:
         yield stack
