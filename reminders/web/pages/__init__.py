@@ -17,13 +17,14 @@ from reminders.web.pages import (
     patients,
     protocols,
     signin,
+    worklist,
 )
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, concerns, concern, patients, enrol, protocols, admin, dashboard):
+for module in (signin, concerns, concern, worklist, patients, enrol, protocols, admin, dashboard):
     router.include_router(module.router)
 
 

@@ -1,4 +1,4 @@
-"""Patients: search, the timeline (every view is audited), reschedule and cancel."""
+"""Patients: the timeline (every view is audited), reschedule and cancel."""
 
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ from reminders.web.pages.common import (
 )
 
 router = APIRouter()
-
-
-@router.get("/patients", response_class=HTMLResponse)
-def search(page: AnyPage, q: str = "") -> Response:
-    found = patients.search(session=page.session, clinic_id=page.clinic_id, q=q[:100])
-    return page.render("patients.html", patients=found, q=q[:100])
 
 
 def _timeline(page: Page, patient_id: int, status_code: int = 200,
