@@ -112,13 +112,15 @@ def _insert(session: Session, model: type, rows: list[dict[str, object]]) -> lis
     return ids
 
 
-def copy_messages(engine: Engine, rows: Iterator[tuple[object, ...]]) -> int:
-    """COPY message rows (in MESSAGE_COLUMNS order) into scheduled_messages."""
+def copy_messages(
+    engine: Engine, rows: Iterator[tuple[object, ...]], columns: tuple[str, ...] = MESSAGE_COLUMNS
+) -> int:
+    """COPY message rows (in ``columns`` order) into scheduled_messages."""
     raw = engine.raw_connection()
     written = 0
     try:
         cursor = raw.cursor()
-        sql = f"COPY scheduled_messages ({', '.join(MESSAGE_COLUMNS)}) FROM STDIN"
+        sql = f"COPY scheduled_messages ({', '.join(columns)}) FROM STDIN"
         with cursor.copy(sql) as copy:  # type: ignore[attr-defined]
             for row in rows:
                 copy.write_row(row)

@@ -34,6 +34,7 @@ VISIBILITY_TIMEOUT = 3600
 DISPATCH_TASK = "aftercare.dispatch"
 SEND_BATCH_TASK = "aftercare.send_batch"
 RUN_JOB_TASK = "aftercare.run_job"
+READ_INBOUND_TASK = "aftercare.read_inbound"
 # Beat's longest sleep, whatever the schedule: the heartbeat is at most this old while
 # beat is alive (compose allows 60 s, four missed beats).
 HEARTBEAT_EVERY = 15.0

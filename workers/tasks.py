@@ -13,12 +13,13 @@ from typing import Any
 
 from reminders.clock import SystemClock
 from reminders.config import get_settings
+from reminders.conversations.inbox import read_pending
 from reminders.db import session_scope
 from reminders.delivery import engine
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.send import Sender
 from reminders.jobs import periodic_jobs
-from workers.app import DISPATCH_TASK, RUN_JOB_TASK, SEND_BATCH_TASK, app
+from workers.app import DISPATCH_TASK, READ_INBOUND_TASK, RUN_JOB_TASK, SEND_BATCH_TASK, app
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,16 @@ def send_batch(claims: list[list[int]]) -> dict[str, int]:
             limit=len(parsed),  # one batch in for one batch out: the pipeline keeps its depth
         )
     return counts
+
+
+@app.task(name=READ_INBOUND_TASK)
+def read_inbound() -> int:
+    """Kicked by the SMS webhook after each stored batch: read the unread texts, then
+    dispatch the replies and pages that queued (claimed ahead of check-ins)."""
+    done = read_pending(sessions=session_scope, clock=SystemClock())
+    if done.queued:
+        dispatch()
+    return done.read
 
 
 @app.task(name=RUN_JOB_TASK)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from reminders.clock import Clock
 from reminders.config import Settings, get_settings
 from reminders.conversations.escalation import escalate_due
+from reminders.conversations.inbox import read_pending
 from reminders.conversations.no_response import run_no_response
 from reminders.conversations.outbound import Channels, default_channels, deliver_now
 from reminders.delivery.send import SessionFactory
@@ -41,7 +42,22 @@ def follow_up_unanswered(
     return done
 
 
+def read_stored_texts(
+    sessions: SessionFactory, clock: Clock, channels: Channels | None = None,
+    settings: Settings | None = None,
+) -> int:  # fmt: skip
+    """The sweep behind the webhook's kick: read any stored text still unread, then
+    deliver the replies and pages that reading queued."""
+    done = read_pending(sessions=sessions, clock=clock)
+    if done.queued:
+        deliver_now(sessions=sessions, channels=channels or default_channels(),
+                    settings=settings or get_settings(), clock=clock)  # fmt: skip
+    return done.read
+
+
 JOBS: list[Job] = [
+    # Each stored text kicks a reader at once; this only catches a kick that was lost.
+    Job(name="read_stored_texts", interval_seconds=5.0, run=read_stored_texts),
     # An emergency step may wait only a few minutes: check often.
     Job(name="escalate_concerns", interval_seconds=15.0, run=escalate_concerns),
     Job(name="follow_up_unanswered", interval_seconds=60.0, run=follow_up_unanswered),

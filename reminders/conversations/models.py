@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
@@ -27,6 +27,13 @@ class InboundMessage(Base):
         Index("ix_inbound_sender", "sender", "received_at"),
         Index("ix_inbound_answers", "answers_message_id"),
         Index("ix_inbound_enrollment", "enrollment_id"),
+        # What the pipeline has still to read (the webhook stores first, then answers).
+        Index(
+            "ix_inbound_unprocessed",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +53,12 @@ class InboundMessage(Base):
     # The concern this message opened or joined (one problem, one concern).
     concern_id: Mapped[int | None] = mapped_column(ForeignKey("concerns.id", use_alter=True))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The clinic number texted, and Twilio's OptOutType: what reading the text needs
+    # besides the text, kept because it is read after the webhook has answered.
+    to_address: Mapped[str | None] = mapped_column(String(200))
+    opt_out_type: Mapped[str | None] = mapped_column(String(20))
+    # When it was read (triaged, matched, answered); None: still waiting in the queue.
+    processed_at: Mapped[datetime | None]
 
 
 class Concern(Base):

@@ -7,10 +7,8 @@ written before the provider call, rate limited, reconciled if in doubt, reported
 status callback, failures handled by the same rules. Whoever queued it asks for delivery
 right after commit (:func:`deliver_now`); the dispatcher picks up anything that missed.
 
-An SMS reply to a text we just received rides back in the webhook's TwiML answer (no
-second request, no rate-limit wait): :func:`record_twiml` records it as a sent message
-with an attempt row, whose id the TwiML ``action`` URL carries so Twilio's status report
-for it finds that attempt.
+That includes the auto-reply to a text: the webhook answers Twilio with empty TwiML, and
+the reply, decided when the text is read, is queued here like everything else.
 """
 
 from __future__ import annotations
@@ -26,22 +24,17 @@ from reminders.channels.base import Channel
 from reminders.clinics.models import Clinic
 from reminders.clock import Clock
 from reminders.config import Settings, get_settings
-from reminders.conversations.models import Concern, InboundMessage
+from reminders.conversations.models import Concern
 from reminders.delivery import engine
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.factory import rate_limiter_for
-from reminders.delivery.models import SendAttempt
 from reminders.delivery.send import Outcome, Sender, SessionFactory
-from reminders.delivery.status import TWIML_PROVIDER
 from reminders.enrollments.models import (
     PENDING,
-    REPLY,
-    SENT,
     STAFF_TEXT,
     ScheduledMessage,
 )
 from reminders.patients.models import Patient
-from reminders.segments import count
 
 Channels = dict[str, Channel]
 MAX_TEXT = 640  # four SMS segments: a clinician's text back, not a letter
@@ -81,34 +74,6 @@ def queue(
     session.add(message)
     session.flush()
     return message
-
-
-def record_twiml(
-    *, session: Session, inbound: InboundMessage, bodies: list[str], now: datetime
-) -> list[int]:
-    """Record SMS replies sent in a TwiML answer; returns their attempt ids (in order)."""
-    if inbound.clinic_id is None or not bodies:
-        return []  # an unknown number texting a number no clinic owns: nothing is sent
-    attempt_ids = []
-    for n, body in enumerate(bodies):
-        message = ScheduledMessage(
-            clinic_id=inbound.clinic_id, kind=REPLY, channel="sms", body=body,
-            recipient=inbound.sender, patient_id=inbound.patient_id, inbound_id=inbound.id,
-            step_key=REPLY, template=REPLY, idempotency_key=f"twiml:{inbound.id}:{n}",
-            time_critical=True, planned_at=now, due_at=now, expires_at=now, status=SENT,
-            status_reason="twiml", sent_at=now, created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(message)
-        session.flush()
-        attempt = SendAttempt(
-            clinic_id=inbound.clinic_id, message_id=message.id, channel="sms",
-            provider=TWIML_PROVIDER, recipient=inbound.sender, status="accepted",
-            segments=count(body).segments, started_at=now, accepted_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(attempt)
-        session.flush()
-        attempt_ids.append(attempt.id)
-    return attempt_ids
 
 
 class TextRefused(ValueError):

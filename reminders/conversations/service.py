@@ -1,9 +1,10 @@
 """Recording what people text or email us, and deciding what happens next.
 
-The web handlers are thin: they authenticate the provider's request and call
-:func:`receive_sms` or :func:`receive_email`, which store the message (once, however
-often the provider retries), read it and return the replies to send and the staff
-alerts to deliver after commit.
+The web handlers are thin. The SMS webhook authenticates Twilio's request, stores the
+text (once, however often Twilio retries) and answers; the pipeline then reads it with
+:func:`read_sms` (reminders.conversations.inbox). The email webhook calls
+:func:`receive_email`, which stores and reads in one go. Reading returns the replies
+(queued as outbound messages) and the staff alerts to deliver after commit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,10 +23,9 @@ from reminders.channels.base import mask_address
 from reminders.clinics.models import Clinic
 from reminders.conversations import matching, outbound, replies, staff
 from reminders.conversations.flagging import raise_concern
-from reminders.conversations.models import IGNORED, STAFF, UNKNOWN, InboundMessage
+from reminders.conversations.models import FREE, IGNORED, STAFF, UNKNOWN, InboundMessage
 from reminders.conversations.patient import from_patient
 from reminders.conversations.reading import at_least, detect_keyword, read_safely
-from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import NOTICE, PAGE, REPLY, ScheduledMessage
 from reminders.patients import consent
 from reminders.patients.models import Patient
@@ -44,26 +45,49 @@ class Handled:
     replies: list[str] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
     duplicate: bool = False
-    # The attempt rows of SMS replies sent in the TwiML answer, in the order of replies.
-    attempt_ids: list[int] = field(default_factory=list)
+    # SMS replies queued in the pipeline, in the order of replies.
+    reply_ids: list[int] = field(default_factory=list)
 
     @property
     def queued(self) -> bool:
         """Whether anything waits in the pipeline for delivery right after commit."""
-        return bool(self.alert_ids)
+        return bool(self.alert_ids or self.reply_ids)
 
 
 def receive_sms(
     *, session: Session, now: datetime, message_sid: str, sender: str, to: str, body: str,
     opt_out_type: str | None = None,
 ) -> Handled:  # fmt: skip
-    """One inbound text (Twilio's webhook). A repeated MessageSid changes nothing."""
-    inbound = InboundMessage(channel="sms", provider_id=message_sid[:100], sender=sender[:200],
-                             body=body[:MAX_BODY], received_at=now)  # fmt: skip
+    """One inbound text, stored and read in one transaction. A repeated MessageSid changes
+    nothing. (The webhook stores first and leaves the reading to the pipeline: inbox.py.)"""
+    inbound = InboundMessage(**sms_row(now=now, message_sid=message_sid, sender=sender, to=to,
+                                       body=body, opt_out_type=opt_out_type))  # fmt: skip
     existing = _store(session, inbound)
     if existing is not None:
         return _duplicate(session, existing)
-    text, twilio_keyword = body, (opt_out_type or "").upper()
+    return read_sms(session=session, inbound=inbound)
+
+
+def sms_row(
+    *, now: datetime, message_sid: str, sender: str, to: str, body: str,
+    opt_out_type: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The stored form of a text as it arrived, before anyone has read it."""
+    return {"channel": "sms", "provider_id": message_sid[:100], "sender": sender[:200],
+            "body": body[:MAX_BODY], "received_at": now, "to_address": to[:200] or None,
+            "opt_out_type": (opt_out_type or "")[:20].upper() or None, "kind": FREE,
+            "severity": "none", "categories": [], "parsed": {}}  # fmt: skip
+
+
+def read_sms(*, session: Session, inbound: InboundMessage) -> Handled:
+    """Read a stored text: who wrote, what it answers, triage, concern, reply (queued).
+
+    Everything is judged as of ``received_at``: a question open when the patient wrote
+    is the one answered, however late the reading.
+    """
+    now, sender, body = inbound.received_at, inbound.sender, inbound.body
+    to = inbound.to_address or ""
+    text, twilio_keyword = body, (inbound.opt_out_type or "").upper()
     if twilio_keyword in ("STOP", "START", "HELP") and detect_keyword(body) is None:
         # Twilio's Advanced Opt-Out matched a keyword we do not know (a custom one):
         # agree with it, and still read whatever else the message says.
@@ -169,19 +193,11 @@ def _by_provider_id(session: Session, provider_id: str) -> InboundMessage | None
 
 
 def _duplicate(session: Session, existing: InboundMessage) -> Handled:
-    # The provider retries only when it did not get our answer, so the patient never got
-    # the reply: answer the same again (the same attempt rows stand for it). Nothing is
-    # re-read, re-flagged or re-paged.
-    log.info("inbound %s delivered again; answering as before", existing.id)
-    attempts = list(session.scalars(
-        select(SendAttempt.id).join(ScheduledMessage, ScheduledMessage.id == SendAttempt.message_id)
-        .where(ScheduledMessage.inbound_id == existing.id, ScheduledMessage.kind == REPLY,
-               ScheduledMessage.channel == "sms")
-        .order_by(SendAttempt.id)
-    ))  # fmt: skip
+    # The provider retried: the message is stored and read (or queued to be) already.
+    # Nothing is re-read, re-flagged, re-paged or answered again.
+    log.info("inbound %s delivered again; nothing to do", existing.id)
     return Handled(existing.id, existing.clinic_id, existing.patient_id,
-                   [existing.auto_reply] if existing.auto_reply else [], duplicate=True,
-                   attempt_ids=attempts)
+                   [existing.auto_reply] if existing.auto_reply else [], duplicate=True)
 
 
 def _concern_of_page(session: Session, message_id: int | None) -> int | None:
@@ -231,10 +247,21 @@ def _finish(
     alert_ids: list[int],
 ) -> Handled:  # fmt: skip
     inbound.auto_reply = "\n\n".join(answer) if answer else None
+    if inbound.processed_at is None:
+        inbound.processed_at = now
     session.flush()
-    attempts = (outbound.record_twiml(session=session, inbound=inbound, bodies=answer, now=now)
-                if inbound.channel == "sms" else [])  # fmt: skip
+    reply_ids = []
+    if inbound.channel == "sms" and inbound.clinic_id is not None:
+        # Through the pipeline like every message we send (rate limit, attempt row,
+        # status callback); the email webhook queues its own, with a subject line.
+        for n, text in enumerate(answer):
+            reply = outbound.queue(
+                session=session, clinic_id=inbound.clinic_id, kind=REPLY, channel="sms",
+                body=text, now=now, key=f"{inbound.id}:{n}", recipient=inbound.sender,
+                patient_id=inbound.patient_id, inbound_id=inbound.id,
+            )  # fmt: skip
+            reply_ids.append(reply.id)
     log.info("inbound %s: kind=%s severity=%s replies=%d alerts=%d", inbound.id, inbound.kind,
              inbound.severity, len(answer), len(alert_ids))  # fmt: skip
     return Handled(inbound.id, inbound.clinic_id, inbound.patient_id, answer, alert_ids,
-                   attempt_ids=attempts)
+                   reply_ids=reply_ids)

@@ -19,7 +19,6 @@ from reminders.channels.twilio_sms import error_for_code
 from reminders.delivery.models import SendAttempt
 
 log = logging.getLogger(__name__)
-TWIML_PROVIDER = "twilio-twiml"  # an SMS reply sent in a webhook's TwiML answer
 
 # Twilio's own "sending" (handed to the carrier) ranks with ours (before the accept):
 # a callback with it never moves an attempt we already know was accepted.
@@ -36,18 +35,6 @@ RANK: dict[str, int] = {
 }
 WITH_ERROR = frozenset({"undelivered", "failed"})
 Result = Literal["updated", "unchanged", "unknown_message", "unknown_status"]
-
-
-def bind_twiml_attempt(*, session: Session, attempt_id: int, provider_id: str) -> None:
-    """A reply we sent in TwiML learns its provider id from its first status report (the
-    report's URL names our attempt; Twilio's MessageSid is new to us)."""
-    session.execute(
-        update(SendAttempt)
-        .where(SendAttempt.id == attempt_id, SendAttempt.provider_id.is_(None),
-               SendAttempt.provider == TWIML_PROVIDER)
-        .values(provider_id=provider_id)
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
 
 
 def apply_status(

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import httpx
 from celery import Celery
@@ -30,7 +29,7 @@ from sqlalchemy import select, update
 
 from reminders.clinics.models import StaffMember
 from reminders.clinics.service import create_clinic
-from reminders.conversations.models import Concern
+from reminders.conversations.models import Concern, InboundMessage
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.models import ScheduledMessage
 from reminders.enrollments.schemas import parse_enrollment
@@ -145,11 +144,6 @@ def messages(db: Db, **where: object) -> list[ScheduledMessage]:
         return list(session.scalars(query))
 
 
-def twiml_messages(xml: str) -> list[str]:
-    """The texts of a TwiML answer's <Message> elements."""
-    return [m.text or "" for m in ElementTree.fromstring(xml).iter("Message")]
-
-
 @dataclass
 class LiveStack:
     env: dict[str, str]
@@ -227,17 +221,33 @@ class LiveStack:
     def dispatch(self) -> None:
         self._celery().send_task(DISPATCH_TASK, queue=self.queue)
 
-    def text(self, body: str, *, sender: str = ALICE_PHONE, to: str = RIVERSIDE_NUMBER
-             ) -> httpx.Response:  # fmt: skip
+    def text(self, body: str, *, sender: str = ALICE_PHONE, to: str = RIVERSIDE_NUMBER,
+             sid: str | None = None) -> httpx.Response:  # fmt: skip
         """A text arriving from ``sender``, signed as Twilio signs it."""
         url = f"{self.web_url}/webhooks/twilio/sms"
         params = {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "Body": body,
-                  "From": sender, "To": to, "MessageSid": "SM" + secrets.token_hex(16),
+                  "From": sender, "To": to, "MessageSid": sid or "SM" + secrets.token_hex(16),
                   "NumMedia": "0"}  # fmt: skip
         headers = {"X-Twilio-Signature": sign(url, params, AUTH_TOKEN)}
         response = httpx.post(url, data=params, headers=headers, timeout=30)
         assert response.status_code == 200, response.text
         return response
+
+    def answer(self, body: str, *, sender: str = ALICE_PHONE, timeout: float = 20.0) -> list[str]:
+        """A text arriving, then the replies we queued for it once a worker has read it."""
+        sid = "SM" + secrets.token_hex(16)
+        self.text(body, sender=sender, sid=sid)
+
+        def read() -> int | None:
+            with self.db.sessions() as session:
+                return session.scalar(select(InboundMessage.id).where(
+                    InboundMessage.provider_id == sid, InboundMessage.processed_at.is_not(None)))
+
+        inbound_id = wait_until(read, timeout, "a worker to read the text")
+        with self.db.sessions() as session:
+            return list(session.scalars(select(ScheduledMessage.body).where(
+                ScheduledMessage.inbound_id == inbound_id, ScheduledMessage.kind == "reply",
+            ).order_by(ScheduledMessage.id)))  # fmt: skip
 
     def texts_to(self, number: str) -> list[str]:
         return [str(m["body"]) for m in list(self.twilio.messages.values()) if m["to"] == number]

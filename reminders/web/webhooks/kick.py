@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 
 from fastapi import BackgroundTasks, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminders.clock import Clock
 from reminders.config import Settings
+from reminders.conversations.inbox import read_pending
 from reminders.conversations.outbound import Channels, build_channels, deliver_now
 from reminders.db import transaction
 from reminders.delivery.send import SessionFactory
@@ -31,6 +33,35 @@ def deliver_after_commit(
         return
     background.add_task(deliver_now, sessions=app_sessions(request),
                         channels=app_channels(request), settings=settings, clock=clock)  # fmt: skip
+
+
+def queue_read() -> None:
+    """Ask a worker to read the texts just stored (the sweep job covers a lost kick)."""
+    from workers.app import READ_INBOUND_TASK, app
+
+    app.send_task(READ_INBOUND_TASK)
+
+
+_reading = threading.Lock()
+_wanted = threading.Event()
+
+
+def read_here(
+    *, sessions: SessionFactory, channels: Channels, settings: Settings, clock: Clock
+) -> None:
+    """Without a broker: read the stored texts in this process, then deliver what that
+    queued. One reader at a time per process: a request that finds it busy leaves a
+    note, and the reader goes round again before it stops."""
+    _wanted.set()
+    while _wanted.is_set() and _reading.acquire(blocking=False):
+        try:
+            _wanted.clear()
+            while (done := read_pending(sessions=sessions, clock=clock)).read:
+                if done.queued:
+                    deliver_now(sessions=sessions, channels=channels, settings=settings,
+                                clock=clock)  # fmt: skip
+        finally:
+            _reading.release()
 
 
 def _queue_dispatch() -> None:

@@ -2,8 +2,12 @@
 
 The signature is checked over the public URL Twilio was given (settings.public_url +
 path), never the URL we see behind a proxy, and over every posted field, repeated keys
-included. A missing or bad signature gets 403 and nothing is stored. The answer is
-TwiML carrying the auto-reply, if any; staff alerts go out right after commit.
+included. A missing or bad signature gets 403 and nothing is stored.
+
+The webhook stores the text and answers with empty TwiML; reading it (matching,
+triage, concern, pages, the auto-reply) is the pipeline's job, within seconds and
+exactly once (reminders.conversations.inbox). The auto-reply goes out like every
+message we send, through the delivery pipeline.
 """
 
 from __future__ import annotations
@@ -14,15 +18,17 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator, get_signature_algorithm
-from twilio.twiml.messaging_response import MessagingResponse
 
-from reminders.conversations.service import receive_sms
-from reminders.web.deps import ClockDep, SessionDep, SettingsDep
-from reminders.web.webhooks.kick import deliver_after_commit
+from reminders.config import Settings
+from reminders.conversations.service import sms_row
+from reminders.web.deps import ClockDep, SettingsDep
+from reminders.web.webhooks.inbound_writer import InboundWriter
+from reminders.web.webhooks.kick import app_channels, app_sessions, queue_read, read_here
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 PATH = "/webhooks/twilio/sms"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
 async def signed_form(request: Request, settings: SettingsDep) -> FormData:
@@ -50,27 +56,33 @@ SignedForm = Annotated[FormData, Depends(signed_form)]
 
 
 @router.post(PATH, response_class=Response)
-def inbound_sms(
-    form: SignedForm, request: Request, background: BackgroundTasks, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep,
+async def inbound_sms(
+    form: SignedForm, request: Request, background: BackgroundTasks, clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:  # fmt: skip
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
     if not sid:
         raise HTTPException(400, "MessageSid is required")
-    handled = receive_sms(
-        session=session, now=clock.now(), message_sid=sid, sender=str(form.get("From") or ""),
+    row = sms_row(
+        now=clock.now(), message_sid=sid, sender=str(form.get("From") or ""),
         to=str(form.get("To") or ""), body=str(form.get("Body") or ""),
         opt_out_type=str(form.get("OptOutType") or "") or None,
     )  # fmt: skip
-    session.commit()  # before answering: a reply must never go out for an unsaved message
-    if handled.queued:
-        deliver_after_commit(request, background, settings=settings, clock=clock)
-    twiml = MessagingResponse()
-    status_url = settings.public_url.rstrip("/") + "/webhooks/twilio/status"
-    for text, attempt_id in zip(handled.replies, handled.attempt_ids, strict=False):
-        # The action URL gets Twilio's delivery reports for this reply (status.py binds the
-        # MessageSid to our attempt row).
-        twiml.message(text, action=f"{status_url}?attempt={attempt_id}", method="POST")
-    for text in handled.replies[len(handled.attempt_ids):]:
-        twiml.message(text)
-    return Response(str(twiml), media_type="application/xml")
+    # Stored (committed) before we answer: Twilio retries anything we fail to take.
+    await writer(request, settings).store(row)
+    if not settings.broker_url:
+        # No workers: this process reads it, right after answering.
+        background.add_task(read_here, sessions=app_sessions(request),
+                            channels=app_channels(request), settings=settings,
+                            clock=clock)  # fmt: skip
+    # The reply, if any, follows through the delivery pipeline like every message we send.
+    return Response(EMPTY_TWIML, media_type="application/xml")
+
+
+def writer(request: Request, settings: Settings) -> InboundWriter:
+    state = request.app.state
+    found: InboundWriter | None = getattr(state, "inbound_writer", None)
+    if found is None:
+        found = InboundWriter(state.engine, queue_read if settings.broker_url else None)
+        state.inbound_writer = found
+    return found

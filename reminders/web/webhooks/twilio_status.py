@@ -9,8 +9,7 @@ webhook errors for messages we cannot act on.
 
 A report of ``undelivered`` or ``failed`` acts like a failure at send time (retry,
 email fallback, a concern, an opt-out, or the next escalation step for a page); what
-that queues goes out right after commit. ``?attempt=N`` in the URL names the attempt
-of a reply we sent in TwiML, which learns its MessageSid here.
+that queues goes out right after commit.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import logging
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 
 from reminders.delivery.failures import after_report
-from reminders.delivery.status import WITH_ERROR, apply_status, bind_twiml_attempt
+from reminders.delivery.status import WITH_ERROR, apply_status
 from reminders.web.deps import ClockDep, SessionDep, SettingsDep
 from reminders.web.webhooks.kick import deliver_after_commit
 from reminders.web.webhooks.twilio_sms import SignedForm
@@ -39,9 +38,6 @@ def twilio_status(
     status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
     if not sid or not status:
         raise HTTPException(400, "MessageSid and MessageStatus are required")
-    attempt = request.query_params.get("attempt", "")
-    if attempt.isdigit() and int(attempt) < 2**31:
-        bind_twiml_attempt(session=session, attempt_id=int(attempt), provider_id=sid)
     code = str(form.get("ErrorCode") or "") or None
     now = clock.now()
     result = apply_status(session=session, provider_id=sid, status=status, error_code=code,

@@ -1,0 +1,108 @@
+"""Texts the webhook stored, read by the pipeline: each exactly once, within seconds.
+
+The SMS webhook only checks Twilio's signature, stores the text and answers: a burst of
+replies after a 9 a.m. round of check-ins must not wait on matching, triage and paging.
+:func:`store_texts` writes many requests' texts in one INSERT (the web process groups
+concurrent requests, reminders.web.webhooks.inbound_writer); a MessageSid already stored
+is left alone, so Twilio's retries change nothing.
+
+:func:`read_pending` then reads what is stored and unread, oldest first, one text per
+transaction. The claim is the rule that makes it exactly once: a conditional UPDATE
+setting ``processed_at`` on the oldest unread row nobody else holds (``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; SQLite has one writer at a time), committed together with
+everything the reading decided (concern, pages, reply). A reader that dies mid-way rolls
+back its claim, and the next reader takes the text again. Readers are kicked right after
+each stored batch (a Celery task, or in-process without a broker) and a periodic job
+sweeps up anything a lost kick left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from reminders.clock import Clock
+from reminders.conversations.models import InboundMessage
+from reminders.conversations.service import read_sms
+from reminders.delivery.send import SessionFactory
+
+log = logging.getLogger(__name__)
+_TABLE = InboundMessage.__table__
+
+
+def store_texts(*, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert texts (``service.sms_row`` dicts); the stored id of each, in order.
+
+    A MessageSid stored before (a retry, or twice in this batch) keeps its first row.
+    """
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["provider_id"], row)
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["provider_id"])
+        .returning(_TABLE.c.provider_id, _TABLE.c.id)
+    )
+    # (A Result has .keys(): dict() would take it for a mapping, so build it by hand.)
+    ids = {sid: i for sid, i in connection.execute(statement, list(first.values())).tuples()}
+    missing = [sid for sid in first if sid not in ids]
+    if missing:
+        stored = select(_TABLE.c.provider_id, _TABLE.c.id).where(_TABLE.c.provider_id.in_(missing))
+        ids.update((sid, i) for sid, i in connection.execute(stored).tuples())
+    return [ids[row["provider_id"]] for row in rows]
+
+
+@dataclass
+class Read:
+    """What a round of reading did: texts read, and whether it queued anything to send."""
+
+    read: int = 0
+    queued: bool = False
+
+
+def read_pending(*, sessions: SessionFactory, clock: Clock, limit: int = 500) -> Read:
+    """Read stored texts nobody has read, oldest first, up to ``limit``."""
+    done = Read()
+    while done.read < limit:
+        with sessions() as session:
+            inbound_id = session.scalar(_claim(clock))
+            if inbound_id is None:
+                break
+            inbound = session.get_one(InboundMessage, inbound_id)
+            handled = read_sms(session=session, inbound=inbound)
+        done.read += 1
+        done.queued = done.queued or handled.queued
+    if done.read:
+        log.info("read %d stored texts", done.read)
+    return done
+
+
+def _claim(clock: Clock) -> Any:
+    """UPDATE … SET processed_at WHERE id = the oldest unread row nobody holds."""
+    oldest = (
+        select(InboundMessage.id)
+        .where(InboundMessage.processed_at.is_(None))
+        .order_by(InboundMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite ignores it (one writer)
+        .scalar_subquery()
+    )
+    return (
+        update(InboundMessage)
+        .where(InboundMessage.id == oldest, InboundMessage.processed_at.is_(None))
+        .values(processed_at=clock.now())
+        .returning(InboundMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unread(*, sessions: SessionFactory) -> int:
+    """How many stored texts wait to be read (health checks, tests)."""
+    with sessions() as session:
+        waiting = select(func.count()).where(InboundMessage.processed_at.is_(None))
+        return int(session.scalar(waiting) or 0)
