@@ -23,14 +23,12 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 
-from bench.harness import ROOT, bench_database, log
+from bench.harness import ROOT, Worker, bench_database, log, wait_for
 from bench.seed import MESSAGE_COLUMNS, copy_messages, enroll_many, make_clinic
-from reminders.conversations.models import InboundMessage
 from reminders.db import make_engine
 from tests.fakes import AUTH_TOKEN
 from tests.fakes.smtp_server import free_port
@@ -97,11 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         sent = now - timedelta(hours=1)
         _copy_questions(engine, clinic_id, enrollments, sent)
         phones = [f"+1{3120000000 + i}" for i in range(patients)]
+        queue = f"aftercare-bench-inbound-{os.getpid()}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERCARE_")}
         env.update(AFTERCARE_DATABASE_URL=url, AFTERCARE_ENVIRONMENT="test",
                    AFTERCARE_TWILIO_AUTH_TOKEN=AUTH_TOKEN, AFTERCARE_PUBLIC_URL=PUBLIC_URL,
                    AFTERCARE_BROKER_URL=args.broker_url, AFTERCARE_SMS_PROVIDER="console",
-                   AFTERCARE_LOG_LEVEL="WARNING")  # fmt: skip
+                   AFTERCARE_LOG_LEVEL="WARNING", AFTERCARE_CELERY_QUEUE=queue)  # fmt: skip
         results: dict[str, dict[str, float]] = {}
         for name, app in (("bare", "bench.bare_inbound:create_app"),
                           ("ours", "reminders.web.app:create_app")):  # fmt: skip
@@ -115,12 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 proc.terminate()
                 proc.wait(10)
-        with engine.connect() as conn:
-            stored = conn.scalar(select(text("count(*)")).select_from(InboundMessage.__table__))
-            answered = conn.scalar(text("SELECT count(*) FROM inbound_messages WHERE kind = 'answer'"))
+        # Then the pipeline's half: real workers read what the webhook stored (the kicks
+        # it queued are waiting for them) and queue the replies.
+        reading = read_with_workers(engine, env, queue)
         engine.dispose()
-    print(f"\nstored {stored} replies ({answered} matched to their question); "
-          f"{len(levels) * args.requests} sent to ours")
+    print(f"\nstored {reading['stored']} texts; {args.requests * len(levels)} sent to ours")
+    print(f"read by 2 Celery worker processes in {reading['seconds']:.1f} s "
+          f"({reading['stored'] / reading['seconds']:.0f} texts/s): {reading['answers']} "
+          f"matched to their question, {reading['replies']} replies queued for "
+          f"{reading['replied']} texts (one each), {reading['concerns']} concerns")
     print(f"{'':>6} {'conc':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for key, r in results.items():
         name, n = key.split("@")
@@ -132,7 +134,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _copy_questions(engine: Engine, clinic_id: int, enrollment_ids: list[int], sent: datetime) -> None:
+def read_with_workers(engine: Engine, env: dict[str, str], queue: str) -> dict[str, float]:
+    """Start a worker (2 processes), time until every stored text is read; what it did."""
+    worker = Worker("workers.app", env, queue, concurrency=2)
+    start = time.monotonic()
+    try:
+        with engine.connect() as conn:
+            def all_read() -> bool:
+                unread = conn.scalar(UNREAD)
+                conn.rollback()  # a fresh snapshot each time
+                return not unread
+
+            wait_for(all_read, 600, "every stored text to be read", poll=0.2)
+        seconds = time.monotonic() - start
+    finally:
+        worker.stop()
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT (SELECT count(*) FROM inbound_messages),"
+            " (SELECT count(*) FROM inbound_messages WHERE kind = 'answer'),"
+            " (SELECT count(*) FROM scheduled_messages WHERE kind = 'reply'),"
+            " (SELECT count(DISTINCT inbound_id) FROM scheduled_messages WHERE kind = 'reply'),"
+            " (SELECT count(*) FROM concerns)")).one()  # fmt: skip
+    keys = ("stored", "answers", "replies", "replied", "concerns")
+    return {"seconds": seconds, **dict(zip(keys, map(float, row), strict=True))}
+
+
+UNREAD = text("SELECT count(*) FROM inbound_messages WHERE processed_at IS NULL")
+
+
+def _copy_questions(
+    engine: Engine, clinic_id: int, enrollment_ids: list[int], sent: datetime
+) -> None:
     copy_messages(engine, question_rows(clinic_id, enrollment_ids, sent),
                   columns=MESSAGE_COLUMNS + QUESTION_COLUMNS)  # fmt: skip
 

@@ -1,24 +1,33 @@
 """Figures for the clinic dashboard: today's sends, response rates, concern load, and how
 quickly concerns are acknowledged. Computed in Python over bounded windows so the same
-code runs on SQLite and PostgreSQL."""
+code runs on SQLite and PostgreSQL.
+
+The patient counts (unanswered for more than a day, opted out this week, ...) come from
+the worklist's own filters (reminders.patients.worklist.named_counts), so each count is
+exactly the number of rows its link shows."""
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from reminders import display
 from reminders.clinics.models import Clinic
 from reminders.conversations.models import Concern, InboundMessage
 from reminders.delivery.models import SendAttempt
 from reminders.enrollments.models import FAILED, PENDING, SENT, ScheduledMessage
 from reminders.inbox import SEVERITIES
+from reminders.patients import worklist
+from reminders.protocols.models import ProtocolVersion
+from reminders.protocols.service import steps_of
 
 RATE_WINDOW = timedelta(days=30)
+HISTORY_DAYS = 30
 DELIVERY_FAILURES = ("failed", "undelivered", "error")
 
 
@@ -27,6 +36,11 @@ class StepRate:
     step: str
     asked: int
     answered: int
+    name: str = ""  # the step's title, or its key in words
+
+    @property
+    def unanswered(self) -> int:
+        return self.asked - self.answered
 
     @property
     def percent(self) -> int:
@@ -43,6 +57,10 @@ class Dashboard:
     acknowledged_open: int = 0
     response_rates: list[StepRate] = field(default_factory=list)
     median_ack_minutes: dict[str, float | None] = field(default_factory=dict)
+    # Patients in each of the worklist's named views (worklist.NAMED keys).
+    patients: dict[str, int] = field(default_factory=dict)
+    # Concerns raised per clinic-local day, oldest first: (day, {severity: count}).
+    concerns_by_day: list[tuple[date, dict[str, int]]] = field(default_factory=list)
 
 
 def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -83,6 +101,8 @@ def build(*, session: Session, clinic: Clinic, now: datetime) -> Dashboard:
                                    Concern.status == "acknowledged")) or 0  # fmt: skip
     board.response_rates = _response_rates(session, clinic.id, now - RATE_WINDOW)
     board.median_ack_minutes = _median_ack(session, clinic.id, now - RATE_WINDOW)
+    board.concerns_by_day = _concerns_by_day(session, clinic, now)
+    board.patients = worklist.named_counts(session=session, clinic=clinic, now=now)
     return board
 
 
@@ -101,7 +121,48 @@ def _response_rates(session: Session, clinic_id: int, since: datetime) -> list[S
         counts = totals.setdefault(step, [0, 0])
         counts[0] += 1
         counts[1] += message_id in answered
-    return [StepRate(step, a, b) for step, (a, b) in sorted(totals.items())]
+    titles, order = _step_titles(session, clinic_id)
+    rates = [StepRate(step, a, b, display.sentence_case(display.step_label(step, titles.get(step))))
+             for step, (a, b) in totals.items()]  # fmt: skip
+    # In protocol order (the order patients get them); steps no protocol has any more last.
+    return sorted(rates, key=lambda r: (order.get(r.step, len(order)), r.step))
+
+
+def _step_titles(session: Session, clinic_id: int) -> tuple[dict[str, str], dict[str, int]]:
+    """Step key → its title in the clinic's newest version that has it (for a step the
+    display catalogue does not know), and → its place in the protocols (first seen)."""
+    versions = session.scalars(
+        select(ProtocolVersion).where(ProtocolVersion.clinic_id == clinic_id,
+                                      ProtocolVersion.status != "draft")
+        .order_by(ProtocolVersion.id)).all()  # fmt: skip
+    names: dict[str, str] = {}
+    order: dict[str, int] = {}
+    for version in versions:
+        for step in steps_of(version):
+            order.setdefault(step.key, len(order))
+            if step.title:
+                names[step.key] = step.title
+    return names, order
+
+
+def _concerns_by_day(
+    session: Session, clinic: Clinic, now: datetime
+) -> list[tuple[date, dict[str, int]]]:
+    """Concerns raised on each of the last 30 clinic-local days (today included), per
+    severity; days are counted in Python so DST and both backends agree."""
+    tz = ZoneInfo(clinic.timezone)
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=HISTORY_DAYS - 1)
+    days = {first + timedelta(days=i): dict.fromkeys(SEVERITIES, 0) for i in range(HISTORY_DAYS)}
+    since = datetime.combine(first, time(0), tzinfo=tz)
+    for severity, created in session.execute(
+        select(Concern.severity, Concern.created_at).where(
+            Concern.clinic_id == clinic.id, Concern.created_at >= since,
+            Concern.created_at <= now)):  # fmt: skip
+        counts = days.get(created.astimezone(tz).date())
+        if counts is not None:
+            counts[severity if severity in counts else "none"] += 1
+    return list(days.items())
 
 
 def _median_ack(session: Session, clinic_id: int, since: datetime) -> dict[str, float | None]:

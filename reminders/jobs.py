@@ -31,8 +31,9 @@ def periodic_jobs() -> list[Job]:
     # Imported here: they import Job from us.
     from reminders.conversations.jobs import JOBS
     from reminders.retention.jobs import JOB as PURGE
+    from reminders.staff.cleanup import JOB as SIGN_IN_CLEANUP
 
-    return [*JOBS, PURGE]
+    return [*JOBS, PURGE, SIGN_IN_CLEANUP]
 
 
 def run_periodic(

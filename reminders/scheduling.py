@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from reminders.protocols.spec import Elapsed, Facts, Step, WallClock
 
 DEFAULT_WINDOW = (time(8, 0), time(20, 0))
+# A pending time-critical message whose time had passed at enrolment: it goes out late.
+LATE_TIME_CRITICAL = "late_time_critical"
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,20 @@ def plan(
     preferred_channel: str,
     available_channels: frozenset[str],
     now: datetime,
+    enrolled_at: datetime | None = None,
 ) -> list[Planned]:
     """Every message of a timeline, in due order, each pending or skipped with a reason.
 
     - Steps whose condition does not hold for these facts are left out altogether.
     - ``expires_at`` = planned time + the step's ``expires``. A message already past it
       (late enrolment, a rescheduled procedure) is recorded as skipped
-      (``expired_before_enrollment``), never sent late.
+      (``expired_before_enrollment``), with one exception:
+    - a time-critical step (the discharge summary: the "when to get help" advice) that
+      had expired by ``enrolled_at`` is sent late rather than never: its last such
+      occurrence is due at enrolment (``late_time_critical``) and useful for the step's
+      ``expires`` from then. Re-planned once that window has passed (an edit days later)
+      it is skipped, so no re-plan ever sends a days-old summary. ``enrolled_at``
+      defaults to ``now`` (planning at enrolment).
     - A message planned in the past but not yet expired is due now.
     - Non-critical messages falling outside the send window move to its next opening;
       if that is at or past expiry they are skipped (``quiet_hours_past_expiry``).
@@ -149,14 +158,22 @@ def plan(
       channel has no address the other one is used.
     """
     planned: list[Planned] = []
+    enrolled = now if enrolled_at is None else enrolled_at
     for step in steps:
         if not step.applies_to(facts):
             continue
         channel = _channel_for(step.channel, preferred_channel, available_channels)
-        for occurrence, at in enumerate(occurrence_instants(step, anchors)):
+        instants = occurrence_instants(step, anchors)
+        # Only the last occurrence already expired at enrolment is worth sending late.
+        late = max((n for n, at in enumerate(instants) if at + step.expires <= enrolled),
+                   default=None) if step.time_critical else None  # fmt: skip
+        for occurrence, at in enumerate(instants):
             expires_at = at + step.expires
             due_at = max(at, now)
             status, reason = "pending", None
+            if occurrence == late:
+                due_at, expires_at = max(enrolled, now), enrolled + step.expires
+                reason = LATE_TIME_CRITICAL
             if not step.time_critical:
                 due_at = defer_to_window(due_at, anchors.tz, window)
             if expires_at <= now:

@@ -181,15 +181,27 @@ def _plan(
 class TestPlan:
     performed = datetime(2026, 11, 20, 14, 10, tzinfo=CHICAGO).astimezone(UTC)
 
-    def test_late_enrollment_records_expired_steps_as_skipped(self) -> None:
+    def test_late_enrollment_skips_expired_steps_but_sends_time_critical_ones_late(self) -> None:
         steps = [
             step(key="discharge", when="0m", expires="6h", time_critical=True),
+            step(key="numbness", when="4h", expires="4h"),
             step(key="infection", when="day 3 at 10:00"),
         ]
         now = self.performed + timedelta(days=2)
-        discharge, infection = _plan(steps, performed=self.performed, now=now)
-        assert (discharge.status, discharge.reason) == ("skipped", "expired_before_enrollment")
+        discharge, numbness, infection = _plan(steps, performed=self.performed, now=now)
+        assert (discharge.status, discharge.reason) == ("pending", "late_time_critical")
+        assert (discharge.due_at, discharge.expires_at) == (now, now + timedelta(hours=6))
+        assert (numbness.status, numbness.reason) == ("skipped", "expired_before_enrollment")
         assert infection.status == "pending"
+
+    def test_a_late_time_critical_step_is_not_sent_by_a_re_plan_days_later(self) -> None:
+        steps = [step(key="discharge", when="0m", expires="6h", time_critical=True)]
+        enrolled = self.performed + timedelta(days=2)
+        [discharge] = plan(steps, facts=Facts(), anchors=Anchors(self.performed, CHICAGO),
+                           window=WINDOW, preferred_channel="sms",
+                           available_channels=frozenset({"sms"}),
+                           now=enrolled + timedelta(days=1), enrolled_at=enrolled)  # fmt: skip
+        assert (discharge.status, discharge.reason) == ("skipped", "expired_before_enrollment")
 
     def test_late_but_not_expired_is_due_now(self) -> None:
         steps = [step(key="numbness", when="4h", expires="4h")]

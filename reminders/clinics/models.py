@@ -54,6 +54,9 @@ class Clinic(Base):
     # this many days after the enrolment ended (retention job); metadata stays.
     retention_days: Mapped[int] = mapped_column(default=90)
     api_key_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Admins must sign in with an authenticator code; one without is sent to set it up
+    # before any other page (staff/totp.py).
+    require_admin_totp: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

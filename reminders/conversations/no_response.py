@@ -24,6 +24,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from reminders import display
 from reminders.clinics.models import Clinic
 from reminders.clinics.service import send_window
 from reminders.clock import Clock
@@ -179,7 +180,7 @@ def _maybe_close(
     clinic = session.get_one(Clinic, message.clinic_id)
     concern, _alerts = raise_concern(
         session=session, clinic=clinic, severity="routine", kind="no_response", now=now,
-        summary=f"No answer to '{message.step_key}'", categories=[],
+        summary=f"No answer to the {display.step_label(message.step_key)}", categories=[],
         patient_id=enrollment.patient_id, enrollment_id=enrollment.id, dedupe=False,
     )  # fmt: skip
     session.execute(

@@ -9,6 +9,8 @@ header is not silently ignored):
 
 Every bad row is reported with its line number and field; good rows are imported, each
 in its own savepoint, unless ``all_or_nothing`` is set, when one bad row imports nothing.
+A row enrolled after some of its steps' times had passed is reported too: which steps
+were sent late (time-critical ones) and which were skipped, and why (late.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from reminders.clinics.models import Clinic
 from reminders.enrollments import service
+from reminders.enrollments.late import past_steps
 from reminders.enrollments.schemas import InputError, parse_enrollment
 
 PATIENT_COLUMNS = (
@@ -58,14 +61,17 @@ class ImportReport:
     existing: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     committed: bool = True
+    # Rows enrolled late: "line 3: Discharge summary: sent late, it was due …".
+    late: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "imported": len(self.imported),
             "already_enrolled": len(self.existing),
             "errors": [str(e) for e in self.errors],
             "committed": self.committed,
         }
+        return found | ({"late": list(self.late)} if self.late else {})
 
 
 def row_to_payload(row: dict[str, str]) -> dict[str, Any]:
@@ -131,12 +137,17 @@ def import_csv(
             continue
         savepoint.commit()
         (report.imported if result.created else report.existing).append(result.enrollment.id)
+        if result.created:
+            report.late.extend(f"line {line}: {past}"
+                               for past in past_steps(session=session,
+                                                      enrollment=result.enrollment))  # fmt: skip
     if outer is not None:
         if report.errors:
             outer.rollback()
             report.committed = False
             report.imported.clear()
             report.existing.clear()
+            report.late.clear()
         else:
             outer.commit()
     return report

@@ -36,6 +36,25 @@ def normalize_phone(value: str, region: str | None = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_email(value: str) -> str:
+    """Lower-cased ``value`` or ValueError."""
+    if not _EMAIL.match(value) or len(value) > 200:
+        raise ValueError("is not an email address")
+    return value.lower()
+
+
+def normalize_conditions(value: list[str]) -> list[str]:
+    """Sorted, de-duplicated conditions from the vocabulary, or ValueError naming the rest."""
+    cleaned = sorted({c.strip().lower() for c in value if c.strip()})
+    unknown = [c for c in cleaned if c not in CONDITION_VOCABULARY]
+    if unknown:
+        raise ValueError(
+            f"unknown condition(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(CONDITION_VOCABULARY))}"
+        )
+    return cleaned
+
+
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
@@ -83,11 +102,7 @@ class PatientIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not _EMAIL.match(value) or len(value) > 200:
-            raise ValueError("is not an email address")
-        return value.lower()
+        return normalize_email(value) if value else None
 
     @field_validator("timezone")
     @classmethod
@@ -98,14 +113,7 @@ class PatientIn(BaseModel):
     @field_validator("conditions")
     @classmethod
     def _conditions(cls, value: list[str]) -> list[str]:
-        cleaned = sorted({c.strip().lower() for c in value if c.strip()})
-        unknown = [c for c in cleaned if c not in CONDITION_VOCABULARY]
-        if unknown:
-            raise ValueError(
-                f"unknown condition(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(CONDITION_VOCABULARY))}"
-            )
-        return cleaned
+        return normalize_conditions(value)
 
 
 class ProcedureIn(BaseModel):

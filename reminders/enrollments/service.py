@@ -152,6 +152,7 @@ def timeline_plan(
         preferred_channel=enrollment.channel,
         available_channels=frozenset(available),
         now=now,
+        enrolled_at=enrollment.created_at,
     )
 
 
@@ -204,12 +205,8 @@ def reschedule(
     performed_at: datetime | None = None,
     follow_up_at: datetime | object | None = UNSET,
 ) -> Enrollment:
-    """Move the procedure or the follow-up visit and recompute every message not yet sent.
-
-    Messages already claimed, being sent or sent stay as they are (history). Pending
-    messages and plan-decided skips take their new times; steps that no longer apply
-    (e.g. "book a visit" once a visit is booked) are cancelled; new ones are added.
-    """
+    """Move the procedure or the follow-up visit and recompute every message not yet sent
+    (:func:`replan`): e.g. "book a visit" is cancelled once a visit is booked."""
     if enrollment.status != "active":
         raise InputError([("enrollment", f"is {enrollment.status}; only active ones change")])
     procedure = session.get_one(Procedure, enrollment.procedure_id)
@@ -223,37 +220,7 @@ def reschedule(
             raise InputError([("follow_up_at", "must be after the procedure")])
         procedure.follow_up_at = follow_up_at
     session.flush()
-    planned = {
-        p.idempotency_suffix: p
-        for p in timeline_plan(session=session, clinic=clinic, enrollment=enrollment, now=now)
-    }
-    existing = {
-        f"{m.step_key}:{m.occurrence}": m
-        for m in session.scalars(
-            # Protocol steps only: a re-ask shares its question's step key.
-            select(ScheduledMessage).where(ScheduledMessage.enrollment_id == enrollment.id,
-                                           ScheduledMessage.kind == STEP)
-        )
-    }
-    for suffix, message in existing.items():
-        if not _replannable(message):
-            continue
-        new = planned.get(suffix)
-        values = (
-            _plan_values(new)
-            if new is not None
-            else {"status": CANCELLED, "status_reason": "no_longer_applies"}
-        )
-        # Conditional: a dispatcher may have claimed the row since we read it.
-        session.execute(
-            update(ScheduledMessage)
-            .where(ScheduledMessage.id == message.id, ScheduledMessage.status == message.status)
-            .values(**values, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    for suffix, new in planned.items():
-        if suffix not in existing:
-            session.add(_message(enrollment, new))
+    replan(session=session, clinic=clinic, enrollment=enrollment, now=now)
     audit.record(
         session=session,
         clinic_id=clinic.id,
@@ -267,6 +234,54 @@ def reschedule(
     session.flush()
     session.expire_all()
     return enrollment
+
+
+def replan(*, session: Session, clinic: Clinic, enrollment: Enrollment, now: datetime) -> int:
+    """Bring every message not yet sent in line with the plan as it stands now (procedure,
+    visit, the patient's time zone, conditions, addresses, opt-outs); how many changed.
+
+    Messages already claimed, being sent or sent stay as they are (history). Pending
+    messages and plan-decided skips take their new times; steps that no longer apply
+    are cancelled; new ones are added. The caller audits and flushes.
+    """
+    planned = {
+        p.idempotency_suffix: p
+        for p in timeline_plan(session=session, clinic=clinic, enrollment=enrollment, now=now)
+    }
+    changed = 0
+    existing = {
+        f"{m.step_key}:{m.occurrence}": m
+        for m in session.scalars(
+            # Protocol steps only: a re-ask shares its question's step key.
+            select(ScheduledMessage).where(
+                ScheduledMessage.enrollment_id == enrollment.id, ScheduledMessage.kind == STEP
+            )
+        )
+    }
+    for suffix, message in existing.items():
+        if not _replannable(message):
+            continue
+        new = planned.get(suffix)
+        values = (
+            _plan_values(new)
+            if new is not None
+            else {"status": CANCELLED, "status_reason": "no_longer_applies"}
+        )
+        if all(getattr(message, k) == v for k, v in values.items()):
+            continue  # nothing moves: not counted, not rewritten
+        # Conditional: a dispatcher may have claimed the row since we read it.
+        result = session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.id == message.id, ScheduledMessage.status == message.status)
+            .values(**values, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for suffix, new in planned.items():
+        if suffix not in existing:
+            session.add(_message(enrollment, new))
+            changed += 1
+    return changed
 
 
 def _replannable(message: ScheduledMessage) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
@@ -48,11 +48,16 @@ class Procedure(Base):
 
 
 class ConsentEvent(Base):
-    """When and how a patient's consent to messages on one channel was revoked or restored.
+    """When and how a patient's consent to messages on one channel was revoked or restored:
+    the consent ledger (ledger.py reads it for people).
 
-    The opt-out stamp on ``patients`` says where things stand; this is the record behind it
-    (a carrier or a regulator asks *when* and *how*). ``keyword`` is the matched keyword or
-    phrase, folded, never the message itself.
+    The opt-out stamp on ``patients`` says where things stand and always equals the
+    ledger's latest event per channel (consent.py changes both together); this is the
+    record behind it (a carrier or a regulator asks *when* and *how*). ``keyword`` is the
+    matched keyword or phrase, folded; ``exact_text`` the patient's own words when a text
+    or an email changed it. Staff entries carry who (``staff_id``), the ``source`` they
+    gave ("patient phoned", "paper form", …) and, as ``at``, when the patient said so;
+    ``recorded_at`` is when it was entered.
     """
 
     __tablename__ = "consent_events"
@@ -68,3 +73,7 @@ class ConsentEvent(Base):
     via: Mapped[str] = mapped_column(String(20))
     keyword: Mapped[str | None] = mapped_column(String(100))
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    exact_text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(200))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
+    recorded_at: Mapped[datetime | None]

@@ -7,6 +7,7 @@ across web processes; per-IP throttling is in :mod:`reminders.staff.throttle`.
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from reminders import audit
 from reminders.clinics.models import Clinic, StaffMember
 from reminders.enrollments.schemas import InputError, normalize_phone
+from reminders.staff import sessions, totp
 
 ROLES = ("admin", "coordinator", "clinician")
 MAX_FAILURES = 5
@@ -100,6 +102,7 @@ def create_staff(
 class SignIn:
     staff: StaffMember | None
     locked: bool = False
+    needs_code: bool = False  # the password was right; the authenticator code comes next
 
 
 def authenticate(*, session: Session, email: str, password: str, now: datetime) -> SignIn:
@@ -113,25 +116,103 @@ def authenticate(*, session: Session, email: str, password: str, now: datetime) 
     if member is None or not member.is_active:
         verify_password(None, password)
         return SignIn(None)
-    if member.locked_until is not None and member.locked_until > now:
+    if is_locked(member, now):
         return SignIn(None, locked=True)
     if not verify_password(member.password_hash, password):
-        member.failed_logins += 1
-        locked = member.failed_logins >= MAX_FAILURES
-        if locked:
-            member.locked_until = now + LOCK_FOR
-            member.failed_logins = 0
-        audit.record(
-            session=session, clinic_id=member.clinic_id, actor="anonymous",
-            action="auth.locked" if locked else "auth.failed", subject_type="staff",
-            subject_id=member.id,
-        )  # fmt: skip
-        return SignIn(None, locked=locked)
-    member.failed_logins = 0
-    member.locked_until = None
+        return SignIn(None, locked=record_failure(session=session, member=member, now=now))
     if member.password_hash and _hasher.check_needs_rehash(member.password_hash):
         member.password_hash = hash_password(password)
+    if totp.enabled(session=session, staff_id=member.id):
+        # Half-way: the count of failures goes on until the code is right too, so guessing
+        # codes cannot be reset by typing the (known) password again.
+        return SignIn(member, needs_code=True)
+    signed_in(member)
     return SignIn(member)
+
+
+def is_locked(member: StaffMember, now: datetime) -> bool:
+    return member.locked_until is not None and member.locked_until > now
+
+
+def signed_in(member: StaffMember) -> None:
+    """Every factor was right: the failure count starts again."""
+    member.failed_logins = 0
+    member.locked_until = None
+
+
+def record_failure(
+    *, session: Session, member: StaffMember, now: datetime, action: str = "auth.failed"
+) -> bool:
+    """Count a wrong password or code; lock the account at ``MAX_FAILURES``. Audited;
+    True when this failure locked it."""
+    member.failed_logins += 1
+    locked = member.failed_logins >= MAX_FAILURES
+    if locked:
+        member.locked_until = now + LOCK_FOR
+        member.failed_logins = 0
+    audit.record(
+        session=session, clinic_id=member.clinic_id, actor="anonymous",
+        action="auth.locked" if locked else action, subject_type="staff",
+        subject_id=member.id,
+    )  # fmt: skip
+    return locked
+
+
+def check_code(*, session: Session, member: StaffMember, code: str, now: datetime) -> SignIn:
+    """The second step of a sign-in: the authenticator code, counted like a password."""
+    if not member.is_active:
+        return SignIn(None)
+    if is_locked(member, now):
+        return SignIn(None, locked=True)
+    if not totp.check(session=session, staff=member, code=code, now=now):
+        locked = record_failure(session=session, member=member, now=now,
+                                action="auth.totp_failed")  # fmt: skip
+        return SignIn(None, locked=locked)
+    signed_in(member)
+    return SignIn(member)
+
+
+def confirm_password(*, session: Session, member: StaffMember, password: str, now: datetime,
+                     action: str) -> bool:  # fmt: skip
+    """A signed-in member retypes their password before a sensitive change; a wrong one
+    counts towards the lockout like a failed sign-in (``action`` names it in the audit)."""
+    if verify_password(member.password_hash, password):
+        return True
+    record_failure(session=session, member=member, now=now, action=action)
+    return False
+
+
+def change_password(
+    *, session: Session, member: StaffMember, current: str, new: str, confirm: str,
+    now: datetime, keep_session: int | None = None,
+) -> int:  # fmt: skip
+    """A signed-in member changes their own password; the current one is required. Every
+    other session of theirs is signed out (``keep_session``: the one asking). Audited;
+    how many sessions ended."""
+    errors: list[tuple[str, str]] = []
+    if not confirm_password(session=session, member=member, password=current, now=now,
+                            action="account.password_change_failed"):  # fmt: skip
+        errors.append(("current_password", "is not your current password"))
+    errors.extend(new_password_errors(new, confirm))
+    if errors:
+        raise InputError(errors)
+    member.password_hash = hash_password(new)
+    ended = sessions.end_all_for(session=session, staff_id=member.id, now=now, keep=keep_session)
+    audit.record(
+        session=session, clinic_id=member.clinic_id, actor=f"staff:{member.id}",
+        staff_id=member.id, action="account.password_changed", subject_type="staff",
+        subject_id=member.id, sessions_ended=ended,
+    )  # fmt: skip
+    return ended
+
+
+def new_password_errors(new: str, confirm: str) -> list[tuple[str, str]]:
+    """The rules for a new password (as at account creation), and the retyped copy."""
+    if (problem := check_password_rules(new)) is not None:
+        return [("new_password", problem)]
+    if not hmac.compare_digest(new.encode(), confirm.encode()):
+        return [("confirm_password", "does not match the new password")]
+    return []
 
 
 def list_staff(*, session: Session, clinic_id: int) -> list[StaffMember]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from reminders.clock import Clock, SystemClock
 from reminders.config import Settings, get_settings
 from reminders.db import make_engine
-from reminders.web import api, health, pages
+from reminders.web import api, api_docs, error_pages, health, pages
 from reminders.web.errors import install_error_handlers
 from reminders.web.webhooks import email_inbound, twilio_sms, twilio_status
 
@@ -22,7 +22,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         title="Aftercare",
         version="1.0",
         summary="Follow-up after ultrasound-guided hip injections",
-        docs_url="/docs",
+        # Served by api_docs with local files instead of FastAPI's CDN-loading pages.
+        docs_url=None,
+        redoc_url=None,
     )
     engine = make_engine(settings.database_url)
     app.state.settings = settings
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    error_pages.install(app)
     for router in _routers():
         app.include_router(router)
     return app
@@ -42,5 +45,6 @@ def _routers() -> list[APIRouter]:
         twilio_sms.router,
         email_inbound.router,
         api.router,
+        api_docs.router,
         pages.router,
     ]

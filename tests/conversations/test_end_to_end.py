@@ -1,10 +1,10 @@
 """The whole chain on PostgreSQL, over real sockets.
 
-Alice texts at 23:40; the signed webhook (a real uvicorn server) triages it, opens an
-urgent concern, answers her in TwiML and pages on-call (fake Twilio and SMTP on
-loopback) through the delivery pipeline. Nobody answers, so it escalates to the backup;
-Olive, on call, texts "ACK <code>" and it stops. Once with the clock driven in-process,
-once by a real Celery worker.
+Alice texts at 23:40; the signed webhook (a real uvicorn server) stores it and answers;
+read right after, it opens an urgent concern, and her reply and on-call's page go out
+(fake Twilio and SMTP on loopback) through the delivery pipeline. Nobody answers, so it
+escalates to the backup; Olive, on call, texts "ACK <code>" and it stops. Once with the
+clock driven in-process, once by a real Celery worker.
 """
 
 from __future__ import annotations

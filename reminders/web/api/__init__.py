@@ -11,12 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from reminders.web.api import clinic, concerns, enrollments, oncall, protocols
+from reminders.web.api import clinic, concerns, enrollments, oncall, patients, protocols
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API key"}
 }
 
 router = APIRouter(prefix="/api/v1", responses=UNAUTHORIZED)
-for module in (enrollments, concerns, protocols, oncall, clinic):
+for module in (enrollments, concerns, protocols, oncall, clinic, patients):
     router.include_router(module.router)

@@ -3,15 +3,18 @@ reminders.enrollments.service; the API key's clinic scopes every call."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Response, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reminders import audit
 from reminders.conversations.models import InboundMessage
 from reminders.enrollments import service
+from reminders.enrollments.late import past_steps
 from reminders.enrollments.models import Enrollment
 from reminders.enrollments.schemas import EnrollmentIn, InputError
 from reminders.enrollments.service import UNSET, NotFound
@@ -97,6 +100,28 @@ def enrollment_out(session: Session, enrollment: Enrollment, **extra: Any) -> En
     )  # fmt: skip
 
 
+class PastStepOut(BaseModel):
+    """A step that was already too late when the patient was enrolled."""
+
+    step: str
+    occurrence: int
+    label: str = Field(description="The step's name for people")
+    planned_at: datetime
+    outcome: Literal["sent_late", "skipped"] = Field(
+        description="sent_late: time-critical, so it goes out at enrolment although too "
+        "late; skipped: too late to be useful")  # fmt: skip
+    reason: str = Field(description="late_time_critical, expired_before_enrollment or "
+                        "quiet_hours_past_expiry")  # fmt: skip
+    explanation: str = Field(description="The reason in words")
+
+
+class EnrolledOut(EnrollmentOut):
+    past_steps: list[PastStepOut] = Field(
+        default_factory=list, description="POST only: the steps already too late at "
+        "enrolment, and what was done with each (sent late or skipped), in planned order. "
+        "Steps due a little earlier and still useful simply go out now")  # fmt: skip
+
+
 def _get(session: Session, clinic_id: int, enrollment_id: int) -> Enrollment:
     try:
         return service.get_enrollment(session=session, clinic_id=clinic_id,
@@ -108,18 +133,20 @@ def _get(session: Session, clinic_id: int, enrollment_id: int) -> Enrollment:
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=EnrollmentOut,
-    responses={200: {"model": EnrollmentOut, "description": "Already enrolled (idempotent)"}},
+    response_model=EnrolledOut,
+    responses={200: {"model": EnrolledOut, "description": "Already enrolled (idempotent)"}},
 )
 def create_enrollment(
     data: Annotated[EnrollmentIn, Body()], response: Response, clinic: ApiClinic,
     session: SessionDep, clock: ClockDep,
-) -> EnrollmentOut:  # fmt: skip
+) -> EnrolledOut:  # fmt: skip
     """Enrol a patient and plan their messages.
 
     Idempotent: the same `patient.external_id` and `procedure.performed_at` again answers
     **200** with the existing enrolment and `created: false`; a new one answers **201**
-    with `created: true`. Either way the body lists every planned message.
+    with `created: true`. Either way the body lists every planned message, and
+    `past_steps` the steps already due at enrolment: time-critical ones (the discharge
+    summary) are sent late, others skipped once too late to be useful, each with why.
     """
     errors = _no_nul(data.model_dump(mode="json"))
     for name in ("performed_at",):
@@ -142,7 +169,12 @@ def create_enrollment(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/enrollments/{result.enrollment.id}"
-    return enrollment_out(session, result.enrollment, created=result.created)
+    out = enrollment_out(session, result.enrollment, created=result.created)
+    past = [PastStepOut(step=p.step, occurrence=p.occurrence, label=p.label,
+                        planned_at=p.planned_at, outcome=p.outcome,
+                        reason=p.reason, explanation=p.explanation)
+            for p in past_steps(session=session, enrollment=result.enrollment)]  # fmt: skip
+    return EnrolledOut(**out.model_dump(), past_steps=past)
 
 
 @router.get("/{enrollment_id}", response_model=EnrollmentOut, responses=NOT_FOUND)

@@ -9,11 +9,13 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 from reminders.web.pages import (
+    account,
     admin,
     concern,
     concerns,
     dashboard,
     enrol,
+    patient_edit,
     patients,
     protocols,
     signin,
@@ -22,9 +24,12 @@ from reminders.web.pages import (
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 _STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript"}
+_STATIC_FILES["protocol_form.js"] = "text/javascript"  # the protocol editor's form
+_STATIC_FILES["timeline.js"] = "text/javascript"  # the patient timeline's order on a phone
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, concerns, concern, worklist, patients, enrol, protocols, admin, dashboard):
+for module in (signin, concerns, concern, worklist, patients, enrol, protocols, admin, dashboard,
+               patient_edit, account):
     router.include_router(module.router)
 
 

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from reminders import audit, inbox
+from reminders import audit, display, inbox
 from reminders.clock import Clock
 from reminders.delivery.context import display_phone
 from reminders.enrollments.schemas import InputError
@@ -135,12 +135,13 @@ AdminPage = Annotated[Page, Depends(page(*ADMINS))]
 
 def field_errors(errors: list[tuple[str, str]], strip: tuple[str, ...] = ()) -> dict[str, str]:
     """InputError pairs keyed by form field: 'patient.phone' → 'phone' when stripping
-    'patient.'; the first message per field wins."""
+    'patient.'; the first message per field wins. Shown beside its field, a message
+    names other fields in words ("must be after injection time")."""
     out: dict[str, str] = {}
     for field, message in errors:
         for prefix in strip:
             field = field.removeprefix(prefix)
-        out.setdefault(field, message)
+        out.setdefault(field, display.names_in_words(message))
     return out
 
 

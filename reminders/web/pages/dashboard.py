@@ -4,21 +4,50 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from markupsafe import Markup
 
 from reminders import dashboard
-from reminders.audit.models import AuditEvent
-from reminders.clinics.models import StaffMember
+from reminders.inbox import SEVERITIES
+from reminders.patients import worklist
+from reminders.web.pages import audit as audit_page
+from reminders.web.pages.bars import Series, stacked_columns, stacked_rows
 from reminders.web.pages.common import AnyPage, CoordinatorPage
 
 router = APIRouter()
-AUDIT_PAGE = 100
+ANSWERS = (Series("answered", "answered"), Series("unanswered", "unanswered"))
+SEVERITY_SERIES = tuple(Series(s, "no severity" if s == "none" else s) for s in SEVERITIES)
+
+
+def responses_chart(board: dashboard.Dashboard) -> Markup:
+    rates = board.response_rates
+    return stacked_rows([r.name for r in rates], ANSWERS,
+                        [(r.answered, r.unanswered) for r in rates],
+                        title="Responses by step, last 30 days", ident="responses")  # fmt: skip
+
+
+def concerns_chart(board: dashboard.Dashboard) -> Markup:
+    days = board.concerns_by_day
+    totals = {s: sum(counts[s] for _, counts in days) for s in SEVERITIES}
+    if not any(totals.values()):
+        return Markup("")
+    # A date under every seventh column, counted back from today.
+    ticks = [f"{day:%d %b}" if (len(days) - 1 - i) % 7 == 0 else ""
+             for i, (day, _) in enumerate(days)]  # fmt: skip
+    summary = "In 30 days: " + ", ".join(f"{n} {s.label}" for s, n in
+                                         zip(SEVERITY_SERIES, totals.values(), strict=True)) + "."
+    return stacked_columns([f"{day:%a %d %b}" for day, _ in days], SEVERITY_SERIES,
+                           [[counts[s] for s in SEVERITIES] for _, counts in days],
+                           title="Concerns by severity per day, last 30 days", ident="concerns",
+                           ticks=ticks, summary=summary)  # fmt: skip
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def show_dashboard(page: AnyPage) -> Response:
     board = dashboard.build(session=page.session, clinic=page.viewer.clinic, now=page.now)
-    return page.render("dashboard.html", board=board)
+    return page.render("dashboard.html", board=board, named=worklist.NAMED,
+                       responses_chart=responses_chart(board),
+                       concerns_chart=concerns_chart(board),
+                       severities=SEVERITY_SERIES)  # fmt: skip
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -28,24 +57,4 @@ def audit_log(
     before: int | None = Query(None, ge=1, le=2**31 - 1),
 ) -> Response:
     """Who did what, newest first; ``subject`` filters by kind (patient, concern, …)."""
-    query = select(AuditEvent).where(AuditEvent.clinic_id == page.clinic_id)
-    if subject:
-        query = query.where(AuditEvent.subject_type == subject)
-    if before:
-        query = query.where(AuditEvent.id < before)
-    events = list(page.session.scalars(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
-    staff = {m.id: m for m in page.session.scalars(
-        select(StaffMember).where(StaffMember.clinic_id == page.clinic_id))}  # fmt: skip
-
-    def who(event: AuditEvent) -> str:
-        staff_id = event.staff_id
-        if staff_id is None and event.actor.startswith("staff:"):
-            digits = event.actor.removeprefix("staff:")
-            staff_id = int(digits) if digits.isdigit() else None
-        member = staff.get(staff_id) if staff_id else None
-        return member.email if member else event.actor
-
-    subjects = ("patient", "enrollment", "concern", "protocol", "clinic", "staff")
-    older = events[-1].id if len(events) == AUDIT_PAGE else None
-    return page.render("audit.html", events=events, who=who, subject=subject,
-                       subjects=subjects, older=older)  # fmt: skip
+    return audit_page.render(page, subject=subject, before=before)

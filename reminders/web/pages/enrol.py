@@ -2,19 +2,24 @@
 
 The form goes through the same parse_enrollment and enroll as the API and the CLI; a bad
 field is shown beside its input and nothing is stored (the attempt runs in a savepoint).
+An enrolment some of whose steps were too late already lands on ``/enrol?enrolled=<id>``,
+which says which of them go out late and which were skipped, and why; any other goes
+straight to the patient's timeline.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.importer import COLUMNS, REQUIRED, import_csv
+from reminders.enrollments.late import past_steps
 from reminders.enrollments.schemas import InputError, parse_enrollment
+from reminders.patients.models import Patient
 from reminders.protocols import service as protocols
 from reminders.protocols.spec import CONDITION_VOCABULARY, INJECTATES
 from reminders.web.auth import CsrfForm
@@ -43,11 +48,12 @@ def _render(
     errors: dict[str, str] | None = None,
     report: dict[str, Any] | None = None,
     status_code: int = 200,
+    enrolled: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     return page.render(
         "enrol.html", status_code=status_code, values=values, errors=errors or {},
         report=report, injectates=INJECTATES, conditions=sorted(CONDITION_VOCABULARY),
-        columns=COLUMNS, required=REQUIRED,
+        columns=COLUMNS, required=REQUIRED, enrolled=enrolled,
     )  # fmt: skip
 
 
@@ -57,9 +63,29 @@ def _defaults(page: Page) -> dict[str, Any]:
             "conditions": [], "performed_at": input_time(page.now, zone)}  # fmt: skip
 
 
+EnrolledId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+
+
 @router.get("/enrol", response_class=HTMLResponse)
-def enrol_form(page: CoordinatorPage) -> Response:
-    return _render(page, _defaults(page))
+def enrol_form(page: CoordinatorPage, enrolled: EnrolledId = None) -> Response:
+    return _render(page, _defaults(page), enrolled=_enrolled(page, enrolled))
+
+
+def _enrolled(page: Page, enrollment_id: int | None) -> dict[str, Any] | None:
+    """The just-enrolled patient and what happened to her already-due steps; None for
+    another clinic's enrolment (nothing is shown, as for a missing one)."""
+    if enrollment_id is None:
+        return None
+    try:
+        enrollment = enrollments.get_enrollment(session=page.session, clinic_id=page.clinic_id,
+                                                enrollment_id=enrollment_id)  # fmt: skip
+    except enrollments.NotFound:
+        return None
+    page.audit("enrollment.view", "enrollment", enrollment.id)
+    patient = page.session.get_one(Patient, enrollment.patient_id)
+    past = past_steps(session=page.session, enrollment=enrollment)
+    return {"patient": patient, "late": [p for p in past if p.outcome == "sent_late"],
+            "skipped": [p for p in past if p.outcome != "sent_late"]}  # fmt: skip
 
 
 def _values(form: FormData) -> dict[str, Any]:
@@ -122,6 +148,8 @@ def enrol(page: CoordinatorPage, form: CsrfForm) -> Response:
         found = exc.errors if isinstance(exc, InputError) else [("procedure.injectate", str(exc))]
         return _render(page, values, _form_errors(found), status_code=422)
     savepoint.commit()
+    if result.created and past_steps(session=page.session, enrollment=result.enrollment):
+        return redirect(f"/enrol?enrolled={result.enrollment.id}")
     notice = "enrolled" if result.created else "already"
     return redirect(f"/patients/{result.enrollment.patient_id}", notice)
 

@@ -1,12 +1,19 @@
-"""Patients: the timeline (every view is audited), reschedule and cancel."""
+"""Patients: the timeline (every view is audited), reschedule and cancel.
+
+The timeline lists what happened oldest first, then what is planned. ``?order=newest``
+reverses what happened; on a phone with no order asked for, static/timeline.js does the
+same in the page, so a clinician opening it from a page sees the latest event first.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
+from reminders import display
 from reminders.clinics.models import DEFAULT_THRESHOLDS
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.schemas import InputError
@@ -15,6 +22,7 @@ from reminders.patients import service as patients
 from reminders.web.auth import CsrfForm
 from reminders.web.pages.chart import Band, line_chart
 from reminders.web.pages.common import (
+    TEMPLATES,
     AnyPage,
     CoordinatorPage,
     Page,
@@ -25,13 +33,16 @@ from reminders.web.pages.common import (
 )
 
 router = APIRouter()
+display.install(TEMPLATES.env)
+Order = Literal["newest", "oldest"]
 
 
 def _timeline(page: Page, patient_id: int, status_code: int = 200,
-              errors: dict[int, dict[str, str]] | None = None) -> Response:  # fmt: skip
+              errors: dict[int, dict[str, str]] | None = None,
+              order: Order | None = None) -> Response:  # fmt: skip
     try:
         data = patients.timeline(session=page.session, clinic_id=page.clinic_id,
-                                 patient_id=patient_id)  # fmt: skip
+                                 patient_id=patient_id, now=page.now)  # fmt: skip
     except NotFound:
         return page.not_found("That patient")
     page.audit("patient.view", "patient", patient_id)
@@ -44,13 +55,21 @@ def _timeline(page: Page, patient_id: int, status_code: int = 200,
         bands=[Band(limits["glucose_high_mg_dl"], "high"),
                Band(limits["glucose_low_mg_dl"], "low")],
     )  # fmt: skip
-    return page.render("patient.html", status_code=status_code, t=data, pain_chart=pain_chart,
-                       glucose_chart=glucose_chart, errors=errors or {})  # fmt: skip
+    # What happened, and what is planned after now (which may still change or not send).
+    past = [e for e in data.events if e.at <= page.now]
+    upcoming = [e for e in data.events if e.at > page.now]
+    return page.render(
+        "patient.html", status_code=status_code, t=data, order=order or "oldest",
+        chosen=order is not None, past=past[::-1] if order == "newest" else past,
+        upcoming=upcoming,
+        pain_chart=pain_chart, glucose_chart=glucose_chart, errors=errors or {},
+    )  # fmt: skip
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
-def patient_timeline(patient_id: RowId, page: AnyPage) -> Response:
-    return _timeline(page, patient_id)
+def patient_timeline(patient_id: RowId, page: AnyPage,
+                     order: Annotated[Order | None, Query()] = None) -> Response:  # fmt: skip
+    return _timeline(page, patient_id, order=order)
 
 
 @router.post("/enrollments/{enrollment_id}/reschedule")

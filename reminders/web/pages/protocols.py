@@ -1,41 +1,58 @@
-"""Protocols: list versions, edit a draft's steps (YAML) and templates, preview the timeline
-for a sample patient as it is typed, publish. Published versions are read-only: the
-service refuses to change them, and the page shows them without a save button."""
+"""Protocols: list versions, edit a draft (a form per step, or the advanced YAML view),
+preview the timeline for a sample patient as it is typed, publish. Published versions are
+read-only: the service refuses to change them, and the page shows them without a save
+button. A save that fails stores nothing and shows the whole draft again as typed."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import fastapi
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
+from reminders.enrollments.schemas import InputError
+from reminders.protocols import form as step_form
 from reminders.protocols import service as protocols
 from reminders.protocols.check import LANGUAGES
-from reminders.protocols.loader import Problem
+from reminders.protocols.form import StepForm
 from reminders.protocols.models import ProtocolVersion
-from reminders.protocols.preview import (
-    ParsedSteps,
-    SamplePatient,
-    draft_problems,
-    parse_steps_yaml,
-    preview,
-    steps_yaml,
-)
+from reminders.protocols.preview import SamplePatient, preview, steps_yaml
 from reminders.scheduling import validate_zone
-from reminders.web.auth import COORDINATORS, CsrfForm
-from reminders.web.pages.common import AnyPage, CoordinatorPage, Page, RowId, input_time, redirect
+from reminders.staff.sessions import Viewer
+from reminders.web.auth import COORDINATORS, CsrfForm, check_csrf, current_viewer
+from reminders.web.pages.common import (
+    AnyPage,
+    CoordinatorPage,
+    Page,
+    RowId,
+    input_time,
+    parse_local,
+    redirect,
+)
+from reminders.web.pages.protocol_form import Draft, Issue, edited_templates, load
 
 router = APIRouter()
-MAX_STEPS_CHARS = 50_000
-MAX_TEMPLATE_CHARS = 5_000
+# The editor posts some 30 fields per step (read_posted keeps at most 200 steps).
+MAX_EDITOR_FIELDS = 6_000
 ProtocolKey = Annotated[str, fastapi.Path(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
-_TEMPLATE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,58}\.(en|es)$")
+
+
+async def _editor_form(
+    request: Request, viewer: Annotated[Viewer, Depends(current_viewer)]
+) -> FormData:
+    """The posted editor, once its CSRF token matched the session's: ``CsrfForm`` with
+    room for a long protocol's fields."""
+    form = await request.form(max_files=1, max_fields=MAX_EDITOR_FIELDS)
+    check_csrf(request, form, viewer.csrf_token)
+    return form
+
+
+EditorForm = Annotated[FormData, Depends(_editor_form)]
 
 
 def _version(page: Page, version_id: int) -> ProtocolVersion | None:
@@ -70,21 +87,12 @@ def new_draft(key: ProtocolKey, page: CoordinatorPage, form: CsrfForm) -> Respon
     return redirect(f"/protocols/versions/{draft.id}", "draft")
 
 
-def template_names(parsed: ParsedSteps, version: ProtocolVersion) -> list[str]:
+def template_names(draft: Draft, version: ProtocolVersion) -> list[str]:
     """Every ``template.lang`` the steps use, in step order (missing ones included, so the
     coordinator can write them)."""
-    steps = parsed.steps or protocols.steps_of(version)
+    steps = draft.steps or protocols.steps_of(version)
     names = dict.fromkeys(f"{s.template}.{lang}" for s in steps for lang in LANGUAGES)
     return list(names)
-
-
-def _edited_templates(form: FormData) -> dict[str, str]:
-    edited = {}
-    for name, value in form.multi_items():
-        key = name.removeprefix("tpl:")
-        if name.startswith("tpl:") and _TEMPLATE_KEY.match(key) and isinstance(value, str):
-            edited[key] = value.replace("\r\n", "\n").replace("\x00", "")[:MAX_TEMPLATE_CHARS]
-    return edited
 
 
 def _sample(page: Page, form: Mapping[str, Any]) -> tuple[SamplePatient, dict[str, str]]:
@@ -95,6 +103,7 @@ def _sample(page: Page, form: Mapping[str, Any]) -> tuple[SamplePatient, dict[st
         "diabetic": str(form.get("sample_diabetic") or "") == "on",
         "visit": str(form.get("sample_visit") or "") == "on",
         "channel": str(form.get("sample_channel") or "sms"),
+        "performed_error": "",
     }
     lang = values["lang"] if values["lang"] in LANGUAGES else "en"
     channel = values["channel"] if values["channel"] in ("sms", "email") else "sms"
@@ -103,6 +112,11 @@ def _sample(page: Page, form: Mapping[str, Any]) -> tuple[SamplePatient, dict[st
     except ValueError:
         tz, values["tz"] = ZoneInfo(clinic.timezone), clinic.timezone
     performed_at = page.now.replace(second=0, microsecond=0)
+    typed = str(form.get("sample_performed") or "")[:32]
+    try:  # the coordinator's sample procedure time, read in the sample patient's zone
+        performed_at = parse_local(typed, str(tz), "sample_performed") or performed_at
+    except InputError:
+        values["performed_error"] = "Not a date and time; showing the procedure as now."
     follow_up = performed_at + timedelta(days=14) if values["visit"] else None
     sample = SamplePatient(
         performed_at=performed_at, tz=tz, lang=lang, diabetic=bool(values["diabetic"]),
@@ -114,26 +128,39 @@ def _sample(page: Page, form: Mapping[str, Any]) -> tuple[SamplePatient, dict[st
 
 
 def _editor_state(page: Page, version: ProtocolVersion, form: FormData | None) -> dict[str, Any]:
-    """What the editor shows: the form's unsaved text if posted, else the stored version."""
-    text = steps_yaml(version.steps)
-    if form is not None and isinstance(form.get("steps"), str):
-        text = str(form.get("steps")).replace("\r\n", "\n")[:MAX_STEPS_CHARS]
-    parsed = parse_steps_yaml(text)
-    sources = {**version.templates, **(_edited_templates(form) if form is not None else {})}
-    problems = draft_problems(key=version.key, injectate=version.injectate, parsed=parsed,
-                              sources=sources)  # fmt: skip
+    """What the editor shows: the form's unsaved draft if posted, else the stored version."""
+    draft = load(version, form)
     sample, sample_values = _sample(page, form or {})
     try:
-        rows = preview(parsed.steps, injectate=version.injectate, sources=sources, sample=sample)
+        rows = preview(draft.steps, injectate=version.injectate, sources=draft.sources,
+                       sample=sample)  # fmt: skip
     except OverflowError:  # e.g. "expires: 99999999d" parses but no calendar holds it
-        rows, problems = [], [*problems, Problem("steps", None, "a time is out of range")]
-    names = template_names(parsed, version)
+        rows = []
+        draft.issues.append(Issue("Steps", "A time is out of range.", "#steps"))
+        draft.step_problems = True
+    names = template_names(draft, version)
     return {
-        "version": version, "steps_text": text, "problems": problems, "rows": rows,
-        "templates": [(n, sources.get(n, "")) for n in names], "sample": sample_values,
+        "version": version, "draft": draft, "steps_text": draft.steps_text,
+        "problems": draft.issues, "rows": rows,
+        "templates": [(n, draft.sources.get(n, "")) for n in names], "sample": sample_values,
         "sample_performed": input_time(sample.performed_at, str(sample.tz)),
-        "editable": version.status == "draft",
+        "editable": version.status == "draft", "labels": step_form.FIELD_LABELS,
+        "when_kinds": step_form.WHEN_KINDS, "answers": step_form.ANSWERS,
+        "channels": step_form.CHANNEL_CHOICES, "terms": step_form.CONDITION_TERMS,
+        "languages": step_form.LANGUAGE_NAMES, "blank": _blank(),
+        "known_concerning": step_form.known_concerning, "step_titles": _titles(draft),
+        "yaml_view": steps_yaml([f.raw for f in draft.forms]) if draft.mode == "form" else "",
     }  # fmt: skip
+
+
+def _titles(draft: Draft) -> dict[str, str]:
+    raws = [f.raw for f in draft.forms] if draft.mode == "form" else draft.raw
+    return {str(r.get("key")): str(r["title"]) for r in raws if r.get("title")}
+
+
+def _blank() -> StepForm:
+    """The empty step the page's script copies for "Add a step" (uid filled in by it)."""
+    return StepForm(uid="uidx0", values=step_form.blank_values())
 
 
 @router.get("/protocols/versions/{version_id}", response_class=HTMLResponse)
@@ -145,7 +172,7 @@ def edit(version_id: RowId, page: AnyPage) -> Response:
 
 
 @router.post("/protocols/versions/{version_id}/preview", response_class=HTMLResponse)
-def live_preview(version_id: RowId, page: AnyPage, form: CsrfForm) -> Response:
+def live_preview(version_id: RowId, page: AnyPage, form: EditorForm) -> Response:
     """The preview fragment for the editor's current (unsaved) text."""
     version = _version(page, version_id)
     if version is None:
@@ -154,23 +181,29 @@ def live_preview(version_id: RowId, page: AnyPage, form: CsrfForm) -> Response:
 
 
 @router.post("/protocols/versions/{version_id}", response_class=HTMLResponse)
-def save(version_id: RowId, page: AnyPage, form: CsrfForm) -> Response:
+def save(version_id: RowId, page: AnyPage, form: EditorForm) -> Response:
     """Save the draft, or (``action=preview``, the no-JavaScript path) just re-render it."""
     version = _version(page, version_id)
     if version is None:
         return page.not_found("That protocol version")
     state = _editor_state(page, version, form)
-    if form.get("action") == "preview":
+    if form.get("action") != "save":  # preview, add/remove/move a step, switch views
         return page.render("protocol_edit.html", **state)
     if page.viewer.staff.role not in COORDINATORS:
         raise HTTPException(403, "your role does not allow this")
     if not state["editable"]:
         return page.render("protocol_edit.html", status_code=409, **state)
-    parsed = parse_steps_yaml(state["steps_text"])
-    if parsed.problems:  # templates may be unfinished in a draft; steps must parse
-        return page.render("protocol_edit.html", status_code=422, **state)
-    protocols.update_draft(session=page.session, version=version, steps=parsed.raw,
-                           templates=_edited_templates(form))  # fmt: skip
+    draft: Draft = state["draft"]
+    if draft.blocking:  # nothing is stored; the page keeps the whole draft as typed
+        return page.render("protocol_edit.html", status_code=422, not_saved=True, **state)
+    if draft.mode == "form":
+        templates = {f"{f.template}.{lang}": text
+                     for f in step_form.owners(draft.forms).values()
+                     for lang, text in f.texts().items()}  # fmt: skip
+    else:
+        templates = edited_templates(form)
+    protocols.update_draft(session=page.session, version=version, steps=draft.raw,
+                           templates=templates)  # fmt: skip
     page.audit("protocol.edit", "protocol", version.id, key=version.key, version=version.version)
     return redirect(f"/protocols/versions/{version.id}", "saved")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from reminders.conversations.inbox import store_texts
 
@@ -59,9 +59,18 @@ class InboundWriter:
             self._in_flight = None
             done.set_result(None)
 
+    def _connect(self) -> Connection:
+        connection = self._engine.connect()
+        if self._engine.dialect.name == "postgresql":
+            # The one INSERT is atomic by itself: BEGIN and COMMIT would be two more round
+            # trips per batch. (pysqlite's autocommit did not keep the rows: SQLite keeps
+            # its transaction, which costs no round trip there.)
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
+
     def _write(self, rows: list[dict[str, Any]]) -> list[int]:
-        with self._engine.begin() as connection:
-            ids = store_texts(connection=connection, rows=rows)
+        with self._connect() as conn, conn.begin():
+            ids = store_texts(connection=conn, rows=rows)
         if self._after_commit is not None:
             try:
                 self._after_commit()

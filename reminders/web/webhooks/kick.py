@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from fastapi import BackgroundTasks, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +42,39 @@ def queue_read() -> None:
     from workers.app import READ_INBOUND_TASK, app
 
     app.send_task(READ_INBOUND_TASK)
+
+
+class Throttled:
+    """Call ``action`` at most once every ``every`` seconds, and always once after the
+    last call (a timer catches the trailing one): a kick for every request of a burst
+    would cost more than the reading it asks for."""
+
+    def __init__(self, action: Callable[[], None], every: float) -> None:
+        self._action, self._every = action, every
+        self._lock = threading.Lock()
+        self._last = -every
+        self._timer: threading.Timer | None = None
+
+    def __call__(self) -> None:
+        with self._lock:
+            wait = self._last + self._every - time.monotonic()
+            if wait <= 0 and self._timer is None:
+                self._last = time.monotonic()
+            else:
+                if self._timer is None:
+                    self._timer = threading.Timer(max(wait, 0.0), self._trailing)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+        self._action()
+
+    def _trailing(self) -> None:
+        with self._lock:
+            self._timer, self._last = None, time.monotonic()
+        try:
+            self._action()
+        except Exception:  # the sweep job reads them within seconds anyway
+            log.warning("could not kick the inbound readers; the sweep will read them")
 
 
 _reading = threading.Lock()

@@ -15,15 +15,23 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
+from reminders.clock import Clock
 from reminders.config import Settings
 from reminders.conversations.service import sms_row
-from reminders.web.deps import ClockDep, SettingsDep
+from reminders.web.deps import SettingsDep
 from reminders.web.webhooks.inbound_writer import InboundWriter
-from reminders.web.webhooks.kick import app_channels, app_sessions, queue_read, read_here
+from reminders.web.webhooks.kick import (
+    Throttled,
+    app_channels,
+    app_sessions,
+    queue_read,
+    read_here,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -33,6 +41,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 async def signed_form(request: Request, settings: SettingsDep) -> FormData:
     """The posted form, if Twilio signed it; 403 otherwise (before anything is stored)."""
+    return await verified_form(request, settings)
+
+
+async def verified_form(request: Request, settings: Settings) -> FormData:
     form = await request.form()
     url = settings.public_url.rstrip("/") + request.url.path
     if request.url.query:
@@ -56,10 +68,12 @@ SignedForm = Annotated[FormData, Depends(signed_form)]
 
 
 @router.post(PATH, response_class=Response)
-async def inbound_sms(
-    form: SignedForm, request: Request, background: BackgroundTasks, clock: ClockDep,
-    settings: SettingsDep,
-) -> Response:  # fmt: skip
+async def inbound_sms(request: Request) -> Response:
+    # Only the request as a parameter: on the busiest path, dependency resolution is a
+    # cost of its own (the app's settings and clock are read straight off its state).
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
+    form = await verified_form(request, settings)
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
     if not sid:
         raise HTTPException(400, "MessageSid is required")
@@ -70,19 +84,23 @@ async def inbound_sms(
     )  # fmt: skip
     # Stored (committed) before we answer: Twilio retries anything we fail to take.
     await writer(request, settings).store(row)
+    background = None
     if not settings.broker_url:
         # No workers: this process reads it, right after answering.
-        background.add_task(read_here, sessions=app_sessions(request),
-                            channels=app_channels(request), settings=settings,
-                            clock=clock)  # fmt: skip
+        background = BackgroundTask(read_here, sessions=app_sessions(request),
+                                    channels=app_channels(request), settings=settings,
+                                    clock=clock)  # fmt: skip
     # The reply, if any, follows through the delivery pipeline like every message we send.
-    return Response(EMPTY_TWIML, media_type="application/xml")
+    return Response(EMPTY_TWIML, media_type="application/xml", background=background)
 
 
 def writer(request: Request, settings: Settings) -> InboundWriter:
     state = request.app.state
     found: InboundWriter | None = getattr(state, "inbound_writer", None)
     if found is None:
-        found = InboundWriter(state.engine, queue_read if settings.broker_url else None)
+        # One kick per 50 ms at most, and one after the last batch: a reader keeps
+        # reading until nothing is unread, so more kicks in a burst add only load.
+        kick = Throttled(queue_read, every=0.05) if settings.broker_url else None
+        found = InboundWriter(state.engine, kick)
         state.inbound_writer = found
     return found
