@@ -377,7 +377,7 @@ def test_the_timeline_says_text_removed_after_90_days(
     assert "after 90 days (the clinic's retention period)" in page
     assert HER_REPLY not in page and CLINICIANS_TEXT not in page and AUTO_REPLY not in page
     assert ALICE_EMAIL not in page
-    assert "pain score: 7" in page and "severe pain, swelling" in page  # kept
+    assert "pain 7/10" in page and "severe pain, swelling" in page  # kept
 
 
 # -- runs at once (PostgreSQL) ---------------------------------------------------------

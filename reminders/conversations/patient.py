@@ -34,6 +34,8 @@ from reminders.patients import consent
 from reminders.patients.models import Patient
 from reminders.protocols.spec import YES_NO_KINDS
 
+ASKS_US = frozenset({"question", "reschedule"})
+
 
 @dataclass
 class Flow:
@@ -82,6 +84,11 @@ def from_patient(
         severity = "none"
         if keyword is None:
             inbound.kind = REACTION
+    elif question is not None and _asks_us(reading.categories):
+        # A question back ("¿Puedo manejar mañana?") or a request to move the visit answers
+        # nothing: the check stays open, and a person must answer it. It is never met
+        # with "we did not understand your answer".
+        inbound.kind = FREE
     elif question is not None:
         inbound.answers_message_id = question.id
         if reading.needs_clarification and rank(severity) < rank("urgent"):
@@ -97,6 +104,8 @@ def from_patient(
     elif keyword is None:
         inbound.kind = FREE
 
+    if _asks_us(reading.categories) and reading.reaction is None:
+        severity = at_least(severity, "routine")  # someone must answer it
     if rank(severity) >= rank("routine"):
         what = f"to '{question.step_key}'" if question else "(free message)"
         _concern, alerts = raise_concern(
@@ -130,6 +139,11 @@ def from_patient(
     if answer:
         flow.replies.append(answer)
     return flow
+
+
+def _asks_us(categories: list[str]) -> bool:
+    """A question or a reschedule request: something a person has to answer."""
+    return not ASKS_US.isdisjoint(categories)
 
 
 def _opted_out(patient: Patient, channel: str) -> bool:

@@ -124,3 +124,22 @@ def test_a_tapback_on_the_numbness_check_leaves_it_open_and_raises_nothing(
     text(session, now + hours(4.4), "yes, all gone")  # her real answer still lands on it
     answer = inbound(session)
     assert (answer.kind, answer.answers_message_id) == (ANSWER, numbness.id)
+
+
+@pytest.mark.parametrize("body", ["¿Puedo manejar mañana?", "can we move my visit to friday?"])
+def test_a_question_back_reaches_a_person_and_the_check_stays_open(
+    session: Session, alice: Enrollment, now: datetime, body: str
+) -> None:
+    """Asked whether the numbness has worn off, Alice asks something instead. Nobody
+    tells her we did not understand: a routine concern asks a person to answer her."""
+    numbness = send_question(session, alice, "numbness_check", now + hours(4))
+    handled = text(session, now + hours(4.2), body)
+    message = inbound(session)
+    assert message.answers_message_id is None and message.kind == "free"
+    [concern] = concerns(session)
+    assert concern.severity == "routine" and concern.status == "open"
+    [reply] = handled.replies
+    assert "understand" not in reply.lower() and "entend" not in reply.lower()
+    still_open = matching.open_question(session=session, patient_id=alice.patient_id,
+                                        now=now + hours(4.3))  # fmt: skip
+    assert still_open is not None and still_open.id == numbness.id
