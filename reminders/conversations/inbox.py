@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from reminders.clock import Clock
 from reminders.conversations.models import InboundMessage
@@ -35,26 +35,46 @@ _TABLE = InboundMessage.__table__
 
 
 def store_texts(*, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert texts (``service.sms_row`` dicts); the stored id of each, in order.
+    """Insert texts (``service.sms_row`` dicts, unread: no categories, nothing parsed);
+    the stored id of each, in order.
 
     A MessageSid stored before (a retry, or twice in this batch) keeps its first row.
     """
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(row["provider_id"], row)
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["provider_id"])
-        .returning(_TABLE.c.provider_id, _TABLE.c.id)
-    )
+    batch = list(first.values())
+    if connection.dialect.name == "postgresql":
+        # One statement of constant text whatever the batch size: arrays unnested
+        # server-side, where an executemany would build and compile SQL per batch.
+        result = connection.exec_driver_sql(
+            _PG_INSERT, {column: [row[column] for row in batch] for column in _COLUMNS})
+    else:
+        statement = (
+            sqlite.insert(_TABLE)
+            .on_conflict_do_nothing(index_elements=["provider_id"])
+            .returning(_TABLE.c.provider_id, _TABLE.c.id)
+        )
+        result = connection.execute(statement, batch)
     # (A Result has .keys(): dict() would take it for a mapping, so build it by hand.)
-    ids = {sid: i for sid, i in connection.execute(statement, list(first.values())).tuples()}
+    ids = {sid: i for sid, i in result.tuples()}
     missing = [sid for sid in first if sid not in ids]
     if missing:
         stored = select(_TABLE.c.provider_id, _TABLE.c.id).where(_TABLE.c.provider_id.in_(missing))
         ids.update((sid, i) for sid, i in connection.execute(stored).tuples())
     return [ids[row["provider_id"]] for row in rows]
+
+
+_COLUMNS = ("channel", "provider_id", "sender", "body", "received_at", "to_address",
+            "opt_out_type", "kind", "severity")  # fmt: skip
+_PG_INSERT = """INSERT INTO inbound_messages (channel, provider_id, sender, body, received_at,
+    to_address, opt_out_type, kind, severity, categories, parsed)
+SELECT *, '[]'::json, '{}'::json FROM unnest(
+    %(channel)s::varchar[], %(provider_id)s::varchar[], %(sender)s::varchar[],
+    %(body)s::text[], %(received_at)s::timestamptz[], %(to_address)s::varchar[],
+    %(opt_out_type)s::varchar[], %(kind)s::varchar[], %(severity)s::varchar[])
+ON CONFLICT (provider_id) DO NOTHING
+RETURNING provider_id, id"""
 
 
 @dataclass

@@ -98,9 +98,9 @@ def writer(request: Request, settings: Settings) -> InboundWriter:
     state = request.app.state
     found: InboundWriter | None = getattr(state, "inbound_writer", None)
     if found is None:
-        # One kick per 50 ms at most, and one after the last batch: a reader keeps
+        # One kick per 200 ms at most, and one after the last batch: a reader keeps
         # reading until nothing is unread, so more kicks in a burst add only load.
-        kick = Throttled(queue_read, every=0.05) if settings.broker_url else None
+        kick = Throttled(queue_read, every=0.2) if settings.broker_url else None
         found = InboundWriter(state.engine, kick)
         state.inbound_writer = found
     return found
