@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import sqlite
 
 from reminders.clock import Clock
@@ -31,7 +31,7 @@ from reminders.conversations.service import read_sms
 from reminders.delivery.send import SessionFactory
 
 log = logging.getLogger(__name__)
-_TABLE = InboundMessage.__table__
+_TABLE = cast(Table, InboundMessage.__table__)
 
 
 def store_texts(*, connection: Connection, rows: list[dict[str, Any]]) -> list[int]:

@@ -3,11 +3,13 @@ stands — procedure and day since it, protocol, the next message, the last repl
 severity, questions never answered, the worst unresolved concern, and whether she can
 still be reached (opted out, no email, an address that failed for good).
 
-Set-based: one statement builds every patient's row from grouped and windowed subqueries
-joined to ``patients``, then filters, sorts and pages it in SQL (``count(*) over ()``
-gives the total on the same pass); one more reads the step names of the protocol versions
-on the page. The number of statements never depends on the number of patients. Window
-functions need SQLite 3.25+ or any PostgreSQL.
+Set-based: one statement builds every patient's row from grouped subqueries joined to
+``patients``, then filters, sorts and pages it in SQL (``count(*) over ()`` gives the
+total on the same pass; SQLite 3.25+); one more reads the step names of the protocol
+versions on the page. The number of statements never depends on the number of patients
+(5,000 patients: 100-150 ms a page on either backend on a busy two-core machine, given
+PostgreSQL's statistics — autovacuum's ANALYZE; on never-analysed tables its planner may
+pick nested loops and take seconds).
 
 Filter parsing (:func:`parse`) is pure: query-string values in, :class:`Filters` and
 errors naming the field in words out, so a link reproduces the view.

@@ -386,6 +386,8 @@ def test_from_the_dashboard_the_unanswered_count_opens_the_worklist_with_carol(
             page.wait_for_url("**/concerns")
             page.goto("/dashboard")
             expect(page.locator("svg.bars").first).to_be_visible()
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"the dashboard scrolls sideways ({width}px)"
             if docs and not phone:
                 page.screenshot(path=str(docs / "dashboard.png"), full_page=True)
             page.get_by_role("link", name=re.compile("Unanswered for more than a day")).click()

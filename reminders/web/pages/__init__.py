@@ -15,6 +15,7 @@ from reminders.web.pages import (
     concerns,
     dashboard,
     enrol,
+    forms,
     patient_edit,
     patients,
     protocols,
@@ -29,7 +30,7 @@ _STATIC_FILES["timeline.js"] = "text/javascript"  # the patient timeline's order
 
 router = APIRouter(include_in_schema=False)
 for module in (signin, concerns, concern, worklist, patients, enrol, protocols, admin, dashboard,
-               patient_edit, account):
+               patient_edit, account, forms):
     router.include_router(module.router)
 
 

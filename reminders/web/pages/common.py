@@ -66,6 +66,7 @@ TEMPLATES.env.filters["local"] = local_time
 TEMPLATES.env.filters["input_time"] = input_time
 TEMPLATES.env.filters["phone"] = display_phone
 TEMPLATES.env.globals["age_text"] = inbox.age_text
+display.install(TEMPLATES.env)  # words for step keys, categories, summaries (one catalogue)
 
 
 @dataclass

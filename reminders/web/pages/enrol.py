@@ -36,7 +36,7 @@ router = APIRouter()
 MAX_CSV_BYTES = 2_000_000
 TEXT_FIELDS = (
     "given_name", "family_name", "external_id", "phone", "email", "timezone", "language",
-    "injectate", "side", "channel", "performed_at", "follow_up_at",
+    "injectate", "side", "channel", "performed_at", "follow_up_at", "baseline_pain",
 )  # fmt: skip
 # The model-level checks name their field in the message ("patient.phone is required…").
 _NAMED_IN_MESSAGE = ("patient.phone", "patient.email", "follow_up_at")
@@ -128,7 +128,8 @@ def enrol(page: CoordinatorPage, form: CsrfForm) -> Response:
                     or "en", "conditions": values["conditions"]},
         "procedure": {"performed_at": dates.get("performed_at") or "", "injectate":
                       values["injectate"], "side": values["side"] or None,
-                      "diagnostic": values["diagnostic"]},
+                      "diagnostic": values["diagnostic"],
+                      "baseline_pain": values["baseline_pain"] or None},
         "follow_up_at": dates.get("follow_up_at"),
         "channel": values["channel"] or "sms",
     }  # fmt: skip

@@ -13,16 +13,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
-from reminders import display
 from reminders.clinics.models import DEFAULT_THRESHOLDS
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.schemas import InputError
 from reminders.enrollments.service import UNSET, NotFound
+from reminders.outcomes.diary import relief_for
 from reminders.patients import service as patients
 from reminders.web.auth import CsrfForm
 from reminders.web.pages.chart import Band, line_chart
 from reminders.web.pages.common import (
-    TEMPLATES,
     AnyPage,
     CoordinatorPage,
     Page,
@@ -33,7 +32,6 @@ from reminders.web.pages.common import (
 )
 
 router = APIRouter()
-display.install(TEMPLATES.env)
 Order = Literal["newest", "oldest"]
 
 
@@ -58,11 +56,15 @@ def _timeline(page: Page, patient_id: int, status_code: int = 200,
     # What happened, and what is planned after now (which may still change or not send).
     past = [e for e in data.events if e.at <= page.now]
     upcoming = [e for e in data.events if e.at > page.now]
+    # The diagnostic pain diary's result per enrolment that has one (templates/_relief.html).
+    reliefs = {v.enrollment.id: r for v in data.enrollments
+               if (r := relief_for(session=page.session, enrollment_id=v.enrollment.id))}  # fmt: skip
     return page.render(
         "patient.html", status_code=status_code, t=data, order=order or "oldest",
         chosen=order is not None, past=past[::-1] if order == "newest" else past,
         upcoming=upcoming,
         pain_chart=pain_chart, glucose_chart=glucose_chart, errors=errors or {},
+        reliefs=reliefs,
     )  # fmt: skip
 
 
