@@ -88,7 +88,7 @@ def test_dana_sees_alices_words_the_number_to_call_and_who_was_paged(
     assert response.status_code == 200, response.text
     page = response.text
     assert "my throat feels tight and I can&#39;t breathe well" in page
-    assert "⚠ EMERGENCY" in page and "breathing, allergic reaction" in page
+    assert "⚠ EMERGENCY" in page and "breathing difficulty, allergic reaction" in page
     assert "breathing difficulty" in page  # why it was flagged
     assert 'href="tel:+13125550123"' in page  # Alice's phone, one tap to call
     # Who was paged, in escalation order, with what the carrier said.
