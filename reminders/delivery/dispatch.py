@@ -31,7 +31,11 @@ from reminders.enrollments.models import (
 
 IN_FLIGHT = (CLAIMED, SENDING)
 URGENT_KINDS = (PAGE, REPLY, NOTICE, STAFF_TEXT)
-CAP_PASSES = 4  # candidate queries per claim when per-number caps hold rows back
+CAP_PASSES = 8  # candidate queries per claim when per-number caps hold rows back
+# With caps, each candidate query looks this many times further than it may claim: a
+# clinic's whole import sits contiguous in due order, and a window only as deep as the
+# claim would see two or three numbers and leave the rest idle until the next tick.
+CAP_WINDOW = 4
 # One alias for the life of the process: SQLAlchemy adapts an alias's columns on first
 # use, which costs milliseconds; a fresh alias per claim paid that every time.
 _EARLIER = aliased(ScheduledMessage, name="earlier")
@@ -107,6 +111,8 @@ def claim_due(
 
     def take(found: list[tuple[int, int, str]]) -> None:
         for message_id, clinic_id, channel in found:
+            if len(ids) >= limit:
+                break  # looked further than it may claim (CAP_WINDOW): the rest stay due
             clinic_of[message_id] = clinic_id
             if limits.capped and channel == "sms":
                 if _full(limits, clinic_id, busy.get(clinic_id, 0)):
@@ -133,11 +139,13 @@ def claim_due(
     for _ in range(CAP_PASSES):
         if len(ids) >= limit:
             break
-        found = _candidates(session, ready(pending), now, limit - len(ids), order=(m.due_at,))
+        want = limit - len(ids)
+        window = want * CAP_WINDOW if limits.capped else want
+        found = _candidates(session, ready(pending), now, window, order=(m.due_at,))
         before = len(ids)
         take(found)
-        if not found or (len(ids) - before == len(found)):
-            break  # nothing left, or nothing held back by a cap: looking again finds no more
+        if len(found) < window or len(ids) - before == len(found):
+            break  # nothing more due, or nothing held back by a cap: no need to look again
     if not ids:
         return []
     t = _TABLE  # Core, not ORM: no identity-map bookkeeping for rows nobody loaded

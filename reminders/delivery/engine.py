@@ -60,7 +60,7 @@ def group_size(settings: Settings) -> int:
 
 
 def limits(settings: Settings, *, session: Session) -> Limits:
-    """The claim caps: 2,000 in flight, and half a lease's worth per rate-limited sender.
+    """The claim caps: 2,000 in flight, and two ticks' worth per rate-limited sender.
 
     A clinic's own ``sms_rate_per_second`` (toll-free, short code) sizes its cap; the
     others get the deployment's rate. A deployment rate of 0 sends without any limiter
@@ -85,18 +85,18 @@ def limits(settings: Settings, *, session: Session) -> Limits:
 
 
 def _lease_worth(rate: float, settings: Settings) -> int | None:
-    """What one number may have claimed and unsent: an eighth of what ``rate`` sends in a
-    lease (7 at 1/s with the 60 s lease), and at least two dispatch ticks' worth.
+    """What one number may have claimed and unsent: two dispatch ticks' worth (10 at 1/s
+    with the 5 s tick), never more than half of what ``rate`` sends in a lease.
 
-    Small, so a claim never outlives its lease and one round of claims spans many
-    numbers (20 clinics' 9 a.m. messages go out side by side, not clinic after clinic);
-    two ticks' worth, so a number never idles between ticks. None (no cap) for a rate
-    <= 0: the limiter leaves such a number alone too.
+    Two ticks' worth is what keeps a number from idling between ticks; more only lets
+    the numbers whose messages happen to be due first (a clinic's whole import at 9:00)
+    hold claims the others could be sending, and a claim must never outlive its lease.
+    None (no cap) for a rate <= 0: the limiter leaves such a number alone too.
     """
     if rate <= 0:
         return None
     ticks = rate * settings.dispatch_interval_seconds * 2
-    return max(1, int(max(rate * settings.claim_lease_seconds / 8, ticks)))
+    return max(1, int(min(ticks, rate * settings.claim_lease_seconds / 2)))
 
 
 def dispatch_round(

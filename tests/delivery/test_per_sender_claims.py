@@ -1,7 +1,6 @@
 """Claims sized to what each number can send: Riverside's toll-free number (3 a second)
 may hold three times the claims of Lakeside's long code (the deployment's 1 a second),
-and neither holds more than an eighth of a lease's worth at its own rate, or two dispatch
-ticks' worth if that is more (engine._lease_worth)."""
+and neither holds more than two dispatch ticks' worth at its own rate (engine._lease_worth)."""
 
 from __future__ import annotations
 
