@@ -39,7 +39,7 @@ from reminders.delivery.factory import build_sender
 from reminders.delivery.ratelimit import NoLimit
 from reminders.demo_replies import DemoConversation
 from reminders.enrollments import service as enrollments
-from reminders.enrollments.models import NOTICE, PAGE, PENDING, ScheduledMessage
+from reminders.enrollments.models import NOTICE, PAGE, PENDING, REPLY, ScheduledMessage
 from reminders.enrollments.schemas import parse_enrollment
 from reminders.oncall.models import WEEKDAYS, OnCallShift
 
@@ -198,6 +198,8 @@ class Printer:
         with self.sessions() as session:
             message = session.get_one(ScheduledMessage, int(outbound.reference))
             when, kind = message.sent_at or message.due_at, message.kind
+        if kind == REPLY:
+            return None  # printed with the reply it answers ("auto-reply: …")
         if kind in (PAGE, NOTICE):
             self.write(f"    page by {label if label == 'SMS' else 'email'} to staff: "
                        f"{outbound.body.splitlines()[0]}\n")  # fmt: skip

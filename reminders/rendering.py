@@ -41,7 +41,8 @@ ALLOWED_VARIABLES = frozenset({
 REPLY_VARIABLES = ALLOWED_VARIABLES | {"link", "ack_code", "severity", "crisis_line"}
 LAYOUT_VARIABLES = ALLOWED_VARIABLES | {"subject", "lang", "body_html"}
 SYSTEM_TEMPLATE_PREFIXES = ("auto_reply_", "staff_alert", "opt_out_confirm", "opt_in_confirm",
-                            "help", "clarify", "reask", "unknown_sender")  # fmt: skip
+                            "help", "clarify", "reask", "unknown_sender",
+                            "prom_invite")  # fmt: skip
 
 _SAFE_FILTERS = frozenset({"abs", "capitalize", "d", "default", "e", "escape", "first", "float",
     "int", "last", "length", "count", "lower", "round", "string", "title", "trim", "truncate",

@@ -68,7 +68,7 @@ def test_import_reports_bad_rows_by_line_and_field_and_keeps_good_ones(
     csv.write_text(HEADER + GOOD + BAD_PHONE + GOOD2 + BAD_ZONE)
     code, out, err = run(capsys, "import", str(csv), "--clinic", str(clinic))
     assert code == 2
-    assert "line 3: patient.phone:" in err and "line 5: patient.timezone:" in err
+    assert "Row 3, Mobile phone:" in err and "Row 5, Patient's time zone:" in err
     assert json.loads(out)["imported"] == 2
     assert counts() == (2, 2)
     # Importing the same file again adds nothing: rows are idempotent.
@@ -81,11 +81,11 @@ def test_all_or_nothing_imports_nothing_when_a_row_is_bad(cli_db, capsys, tmp_pa
     csv = tmp_path / "patients.csv"
     csv.write_text(HEADER + GOOD + BAD_PHONE)
     code, out, err = run(capsys, "import", str(csv), "--clinic", str(clinic), "--all-or-nothing")
-    assert code == 2 and "line 3" in err
+    assert code == 2 and "Row 3" in err
     assert json.loads(out) == {
         "imported": 0,
         "already_enrolled": 0,
-        "errors": ["line 3: patient.phone: is not a valid phone number"],
+        "errors": ["Row 3, Mobile phone: is not a valid phone number"],
         "committed": False,
     }
     assert counts() == (0, 0)
@@ -94,10 +94,10 @@ def test_all_or_nothing_imports_nothing_when_a_row_is_bad(cli_db, capsys, tmp_pa
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "line 1: header: the file is empty"),
+        ("", "Header row: the file is empty"),
         ("given_name,timezone,performed_at,injectate,favourite_colour\n", "unknown column"),
         ("given_name,timezone\n", "missing column(s): performed_at, injectate"),
-        (HEADER + 'MRN-9,"Unclosed,+1312\n', "line 2"),
+        (HEADER + 'MRN-9,"Unclosed,+1312\n', "Row 2"),
     ],
 )
 def test_malformed_csv_is_reported_not_crashed(cli_db, capsys, tmp_path, content, message) -> None:

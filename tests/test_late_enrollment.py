@@ -74,7 +74,7 @@ def test_the_csv_report_lists_late_and_skipped_steps(session: Session, riverside
                         actor="test").as_dict()  # fmt: skip
     assert report["imported"] == 1 and report["errors"] == []
     late = report["late"]
-    assert any(line.startswith("line 2: ") and "sent late" in line and "time-critical" in line
+    assert any(line.startswith("Row 2, ") and "sent late" in line and "time-critical" in line
                for line in late)  # fmt: skip
     assert sum(": skipped, " in line for line in late) == 2
 

@@ -25,6 +25,9 @@ class Outbound:
     status_callback: str | None = None
     validity_seconds: int | None = None
     reference: str = ""  # our attempt id; only ever used in logs
+    # An iCalendar text (the follow-up visit invite) that email sends as a text/calendar
+    # part; SMS and the console ignore it.
+    calendar: str | None = None
 
     def __repr__(self) -> str:
         # Dataclass reprs end up in tracebacks and task logs; keep the patient out of them.

@@ -20,11 +20,24 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from reminders.cli import clinic, db, enroll, healthcheck, oncall, protocols, run, staff, triage
+    from reminders.cli import (
+        clinic,
+        db,
+        enroll,
+        healthcheck,
+        hl7v2,
+        instruments,
+        oncall,
+        protocols,
+        run,
+        staff,
+        triage,
+    )
 
     parser = argparse.ArgumentParser(prog="aftercare", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (db, clinic, enroll, protocols, run, triage, staff, oncall, healthcheck):
+    for module in (db, clinic, enroll, protocols, run, triage, staff, oncall, healthcheck, hl7v2,
+                   instruments):
         module.register(sub)
     return parser
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Time, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reminders.db import Base, utcnow
@@ -57,6 +57,11 @@ class Clinic(Base):
     # Admins must sign in with an authenticator code; one without is sent to set it up
     # before any other page (staff/totp.py).
     require_admin_totp: Mapped[bool] = mapped_column(default=False)
+    # The diagnostic pain diary: prompt times and relief thresholds (None: the defaults in
+    # reminders/outcomes/prompts.py).
+    diary: Mapped[dict[str, Any] | None]
+    # The clinic's own EHR code mappings over reminders/interop/codes.yaml (codes.py).
+    interop_codes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

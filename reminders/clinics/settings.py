@@ -17,6 +17,7 @@ from reminders.clinics import office_hours, sender_rates
 from reminders.clinics.models import DEFAULT_THRESHOLDS, Clinic
 from reminders.enrollments.schemas import InputError, normalize_phone
 from reminders.oncall.models import WEEKDAYS
+from reminders.outcomes import prompts
 from reminders.protocols.spec import SpecError, parse_time
 from reminders.scheduling import validate_zone
 
@@ -55,6 +56,11 @@ def current(clinic: Clinic) -> dict[str, Any]:
     thresholds = {**DEFAULT_THRESHOLDS, **(clinic.thresholds or {})}
     for name in THRESHOLD_LIMITS:
         values[name] = f"{thresholds[name]:g}"
+    diary = prompts.settings_of(clinic)
+    values["diary_minutes"] = ", ".join(prompts.key_suffix(m) for m in diary.minutes)
+    values["relief_good_pct"] = f"{diary.good_pct:g}"
+    values["relief_strong_pct"] = f"{diary.strong_pct:g}"
+    values["baseline_checkin_minutes"] = str(diary.baseline_checkin_minutes or "")
     hours = clinic.office_hours or {}
     for day in WEEKDAYS:
         span = hours.get(day) or ["", ""]
@@ -101,6 +107,31 @@ def _sending_rate(form: Mapping[str, str], errors: list[tuple[str, str]]) -> flo
     except InputError as exc:
         errors.extend(exc.errors)
         return None
+
+
+def _diary(form: Mapping[str, str], clinic: Clinic,
+           errors: list[tuple[str, str]]) -> dict[str, Any] | None:  # fmt: skip
+    """The pain diary's times, relief thresholds and baseline check-in (outcomes/prompts).
+
+    A post without the diary's fields (a scripted one) keeps what is stored."""
+    if "diary_minutes" not in form:
+        return clinic.diary
+    try:
+        minutes = list(prompts.parse_minutes(form.get("diary_minutes", "")))
+    except ValueError as exc:
+        errors.append(("diary_minutes", str(exc)))
+        minutes = []
+    good = _number(form.get("relief_good_pct", ""), "relief_good_pct", 1, 100, errors)
+    strong = _number(form.get("relief_strong_pct", ""), "relief_strong_pct", 1, 100, errors)
+    if strong < good:
+        errors.append(("relief_strong_pct", "must be at least the first relief threshold"))
+    checkin = form.get("baseline_checkin_minutes", "").strip()
+    lead = _whole(checkin, "baseline_checkin_minutes", 5, 720, errors) if checkin else None
+    new = {"minutes": minutes, "good_pct": good, "strong_pct": strong,
+           "baseline_checkin_minutes": lead}  # fmt: skip
+    # The page posted back unchanged changes nothing (a clinic on the defaults stays on them).
+    same = not errors and prompts.settings_of(clinic) == prompts.from_json(new)
+    return clinic.diary if same else new
 
 
 def _whole(raw: str, field: str, low: int, high: int, errors: list[tuple[str, str]]) -> int:
@@ -164,6 +195,7 @@ def update(
     if thresholds.get("glucose_low_mg_dl", 0) >= thresholds.get("glucose_high_mg_dl", 1):
         errors.append(("glucose_low_mg_dl", "must be below the high threshold"))
     new["office_hours"] = _office_hours(form, errors)
+    new["diary"] = _diary(form, clinic, errors)
     new["sms_rate_per_second"] = _sending_rate(form, errors)
     new["retention_days"] = _whole(form.get("retention_days", ""), "retention_days",
                                    *RETENTION_DAYS, errors)  # fmt: skip

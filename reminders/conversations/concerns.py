@@ -13,6 +13,7 @@ from reminders import audit
 from reminders.clinics.models import Clinic
 from reminders.conversations import alerts, notices
 from reminders.conversations.models import Concern
+from reminders.interop import push as fhir_push
 
 _ACK_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
 
@@ -79,6 +80,7 @@ def open_concern(
     )
     session.add(concern)
     session.flush()
+    fhir_push.concern_changed(session=session, concern=concern, now=now)  # the chart's Flag/Task
     return concern
 
 
@@ -108,6 +110,7 @@ def acknowledge(
     if won:
         alerts.cancel_pages(session=session, concern_id=concern.id)
         notices.taken(session=session, concern=concern, now=now)
+        fhir_push.concern_changed(session=session, concern=concern, now=now)
         _audit(session, concern, staff_id, via, "concern.acknowledge")
     return concern
 
@@ -125,6 +128,7 @@ def resolve(
     concern.resolved_by = staff_id
     concern.resolved_at = now
     concern.resolution_note = note.strip()[:2000]
+    fhir_push.concern_changed(session=session, concern=concern, now=now)
     _audit(session, concern, staff_id, via, "concern.resolve")
     return concern
 

@@ -41,6 +41,7 @@ from reminders.conversations.alerts import page
 from reminders.conversations.concerns import open_concern
 from reminders.conversations.models import Concern, InboundMessage, StaffAlert
 from reminders.conversations.reading import rank
+from reminders.interop import push as fhir_push
 
 PAGING = ("urgent", "emergency")
 # Triage categories that say what kind of message it is, not what is wrong.
@@ -159,6 +160,7 @@ def _join(
                  action="concern.raise" if raised else "concern.join", subject_type="concern",
                  subject_id=concern.id, **details)  # fmt: skip
     session.flush()
+    fhir_push.concern_changed(session=session, concern=concern, now=now)  # the chart's Flag/Task
     if raised and severity in PAGING:
         return page(session=session, concern=concern, clinic=clinic, now=now)
     return []

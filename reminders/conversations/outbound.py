@@ -34,6 +34,7 @@ from reminders.enrollments.models import (
     STAFF_TEXT,
     ScheduledMessage,
 )
+from reminders.interop.push import build_channel as build_fhir_channel
 from reminders.patients.models import Patient
 
 Channels = dict[str, Channel]
@@ -43,7 +44,8 @@ EXPIRY = {"reply": timedelta(hours=6), "notice": timedelta(hours=2),
 
 
 def build_channels(settings: Settings) -> Channels:
-    return {"sms": build_sms_channel(settings), "email": build_email_channel(settings)}
+    return {"sms": build_sms_channel(settings), "email": build_email_channel(settings),
+            "fhir": build_fhir_channel(settings)}
 
 
 @functools.cache

@@ -30,6 +30,7 @@ from reminders.conversations.reading import (
     read_safely,
 )
 from reminders.enrollments.models import ScheduledMessage
+from reminders.interop import push as fhir_push
 from reminders.patients import consent
 from reminders.patients.models import Patient
 from reminders.protocols.spec import YES_NO_KINDS
@@ -115,6 +116,8 @@ def from_patient(
             enrollment_id=inbound.enrollment_id, inbound=inbound,
         )  # fmt: skip
         flow.alert_ids.extend(a.id for a in alerts)
+
+    fhir_push.reply_read(session=session, inbound=inbound, now=now)  # Observations to the chart
 
     # Self-harm is an emergency with its own reply (the crisis line), never a question to
     # clarify. A tapback quotes our own text back, so it is never a crisis of its own.

@@ -11,6 +11,7 @@ from reminders.config import Settings, get_settings
 from reminders.db import session_scope
 from reminders.delivery.ratelimit import LocalRateLimiter, NoLimit, RateLimiter
 from reminders.delivery.send import Sender, SessionFactory
+from reminders.interop.push import build_channel as build_fhir_channel
 
 
 def rate_limiter_for(settings: Settings) -> RateLimiter:
@@ -43,7 +44,8 @@ def build_sender(
         importlib.import_module("twilio.rest.api.v2010.account.message")
     return Sender(
         channels=channels
-        or {"sms": build_sms_channel(settings), "email": build_email_channel(settings)},
+        or {"sms": build_sms_channel(settings), "email": build_email_channel(settings),
+            "fhir": build_fhir_channel(settings)},
         clock=clock or SystemClock(),
         settings=settings,
         sessions=sessions,

@@ -7,9 +7,10 @@ provider call: the messages move to ``sending`` and their attempt rows are writt
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from reminders.channels.base import Outbound
 from reminders.config import Settings
-from reminders.delivery import bulk
+from reminders.delivery import bulk, invites
 from reminders.delivery import page_text as pages
-from reminders.delivery.context import message_context
+from reminders.delivery.context import display_phone, message_context
 from reminders.delivery.dispatch import Claim
 from reminders.delivery.rendered import RenderedMessage, render_template
 from reminders.delivery.replyto import reply_address
@@ -29,6 +30,8 @@ from reminders.protocols import service as protocols
 from reminders.protocols.models import ProtocolVersion
 from reminders.segments import count as count_segments
 
+log = logging.getLogger(__name__)
+
 # -- protocol versions ----------------------------------------------------------------
 
 
@@ -37,6 +40,7 @@ class _Version:
     checksum: str
     templates: dict[str, str]
     occurrences: dict[str, int]  # step key → how many times it repeats
+    visit_steps: frozenset[str]  # steps timed from the follow-up visit: its reminders
 
 
 _VERSIONS: dict[int, _Version] = {}
@@ -49,10 +53,12 @@ def version_of(session: Session, row: MessageRow) -> _Version:
     if cached is not None and cached.checksum == row.version_checksum:
         return cached
     version = session.get_one(ProtocolVersion, row.version_id)
+    steps = protocols.steps_of(version)
     loaded = _Version(
         checksum=version.checksum,
         templates=dict(version.templates),
-        occurrences={s.key: s.repeat.count if s.repeat else 1 for s in protocols.steps_of(version)},
+        occurrences={s.key: s.repeat.count if s.repeat else 1 for s in steps},
+        visit_steps=frozenset(s.key for s in steps if s.when.anchor == "visit"),
     )
     if version.status == "published":  # drafts change under the same id
         with _VERSIONS_LOCK:
@@ -68,7 +74,9 @@ def render(
         return pages.render_page(row, settings)
     if row.body is not None:  # decided and written when it was queued
         segments = count_segments(row.body).segments if row.channel == "sms" else 0
-        return RenderedMessage(text=row.body, segments=segments, subject=row.subject)
+        return RenderedMessage(
+            text=row.body, segments=segments, subject=row.subject, calendar=row.calendar
+        )
     assert row.version_id is not None and row.given_name is not None, "a step has a patient"
     assert row.timezone is not None and row.language is not None and row.performed_at
     version = version_of(session, row)
@@ -85,7 +93,33 @@ def render(
         occurrences=version.occurrences.get(row.step_key, 1),
         at=max(at, row.planned_at),
     )
-    return render_template(version.templates, row.template, row.language, context, row.channel)
+    rendered = render_template(version.templates, row.template, row.language, context,
+                               row.channel)  # fmt: skip
+    if row.channel == "email" and settings is not None and row.step_key in version.visit_steps:
+        return replace(rendered, calendar=visit_invite(row, at, settings))
+    return rendered
+
+
+def visit_invite(row: MessageRow, now: datetime, settings: Settings) -> str | None:
+    """A reminder of the follow-up visit carries it as a calendar invite (REQUEST), with
+    the UID and SEQUENCE the visit has now; none once the visit is past or withdrawn."""
+    visit = row.follow_up_at
+    if row.kind != STEP or visit is None or visit <= now or row.visit_uid is None:
+        return None
+    try:
+        return invites.invite(
+            invites.Visit(
+                uid=row.visit_uid, sequence=row.visit_sequence or 0, start=visit,
+                timezone=row.timezone or row.clinic_timezone, clinic_name=row.clinic_name,
+                organizer=row.email_from or settings.email_from,
+                clinic_phone=display_phone(row.contact_phone or row.sms_from),
+                language=row.language or "en",
+            ),
+            method="REQUEST", stamp=now,
+        )  # fmt: skip
+    except ValueError as exc:  # a clinic From address without @: the reminder still goes
+        log.error("no calendar invite for message %s: %s", row.id, exc)
+        return None
 
 
 def skip_reason(row: MessageRow, now: datetime) -> str | None:
@@ -94,7 +128,8 @@ def skip_reason(row: MessageRow, now: datetime) -> str | None:
     A page is cancelled once its concern is acknowledged. Steps and re-asks need an
     active enrollment. Replies and notices answer something the person just did (a
     STOP is confirmed to the number that sent it), so opting out does not hold them;
-    a step, a re-ask or a clinician's text never goes to a patient who opted out.
+    a step, a re-ask or a clinician's text never goes to a patient who opted out — nor a
+    calendar update (a visit moved or cancelled), which answers nothing the patient did.
     """
     if row.kind == PAGE:
         if row.concern_status != "open":
@@ -111,7 +146,7 @@ def skip_reason(row: MessageRow, now: datetime) -> str | None:
         if row.channel == "sms"
         else (row.email_opted_out_at, row.email)
     )
-    if opted_out is not None and row.kind not in (REPLY, NOTICE):
+    if opted_out is not None and (row.kind not in (REPLY, NOTICE) or row.calendar):
         return "opted_out"
     if not address:
         return "no_contact_for_channel"
@@ -133,13 +168,16 @@ def outbound(
             validity_seconds=max(1, int((row.expires_at - now).total_seconds())),
             reference=str(row.id),
         )
+    to = row.recipient or row.email or ""
     return Outbound(
-        to=row.recipient or row.email or "",
+        to=to,
         body=rendered.text,
         html=rendered.html,
         subject=rendered.subject,
         sender=row.email_from or settings.email_from,
         reply_to=reply_address(replies_to, settings),
+        # Addressed here, so the stored text of a notice carries no patient address.
+        calendar=invites.addressed(rendered.calendar, to) if rendered.calendar else None,
         reference=str(row.id),
     )
 

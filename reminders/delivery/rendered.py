@@ -13,6 +13,7 @@ class RenderedMessage:
     segments: int
     subject: str | None = None
     html: str | None = None
+    calendar: str | None = None  # an iCalendar invite for the email (delivery/invites.py)
 
 
 def render_template(

@@ -82,6 +82,9 @@ class MessageRow:
     concern_ack_code: str | None
     about_message_id: int | None
     tried: bool  # an attempt exists that did not end in a definite "not sent"
+    visit_uid: str | None  # the follow-up visit's calendar identity (delivery/invites.py)
+    visit_sequence: int | None
+    calendar: str | None  # an iCalendar text decided with the body (visit moved/cancelled)
 
     @property
     def window(self) -> SendWindow:
@@ -138,6 +141,9 @@ _COLUMNS = (
     _M.about_message_id,
     # Nearly always false: only then do the attempts themselves need reading.
     exists().where(SendAttempt.message_id == _M.id, SendAttempt.status.not_in(NOT_SENT)),
+    _E.visit_uid,
+    _E.visit_sequence,
+    _M.calendar,
 )
 
 

@@ -5,10 +5,11 @@ header is not silently ignored):
 
     external_id, given_name*, family_name, phone, email, timezone*, language,
     conditions (separated by ';'), performed_at*, injectate*, site, side,
-    diagnostic (true/false/yes/no/1/0), follow_up_at, channel (sms|email)
+    diagnostic (true/false/yes/no/1/0), baseline_pain (0-10, before the injection),
+    follow_up_at, channel (sms|email)
 
-Every bad row is reported with its line number and field; good rows are imported, each
-in its own savepoint, unless ``all_or_nothing`` is set, when one bad row imports nothing.
+Every bad row is reported with its row number and field in words; good rows are imported,
+each in its own savepoint, unless ``all_or_nothing`` is set, when one bad row imports nothing.
 A row enrolled after some of its steps' times had passed is reported too: which steps
 were sent late (time-critical ones) and which were skipped, and why (late.py).
 """
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reminders.clinics.models import Clinic
+from reminders.display import error_in_words
 from reminders.enrollments import service
 from reminders.enrollments.late import past_steps
 from reminders.enrollments.schemas import InputError, parse_enrollment
@@ -38,7 +40,7 @@ PATIENT_COLUMNS = (
     "language",
     "conditions",
 )
-PROCEDURE_COLUMNS = ("performed_at", "injectate", "site", "side", "diagnostic")
+PROCEDURE_COLUMNS = ("performed_at", "injectate", "site", "side", "diagnostic", "baseline_pain")
 OTHER_COLUMNS = ("follow_up_at", "channel")
 COLUMNS = PATIENT_COLUMNS + PROCEDURE_COLUMNS + OTHER_COLUMNS
 REQUIRED = ("given_name", "timezone", "performed_at", "injectate")
@@ -52,7 +54,13 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.message}"
+        # As the person with the spreadsheet reads it: "Row 3, Mobile phone: is not a valid
+        # phone number" (the row counts the header as 1, like the spreadsheet does).
+        if self.field == "header":
+            return f"Header row: {self.message}"
+        if self.field == "row":
+            return f"Row {self.line}: {self.message}"
+        return f"Row {self.line}, {error_in_words(self.field, self.message)}"
 
 
 @dataclass
@@ -61,7 +69,7 @@ class ImportReport:
     existing: list[int] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     committed: bool = True
-    # Rows enrolled late: "line 3: Discharge summary: sent late, it was due …".
+    # Rows enrolled late: "Row 3, Discharge summary: sent late, it was due …".
     late: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,7 +93,8 @@ def row_to_payload(row: dict[str, str]) -> dict[str, Any]:
     patient: dict[str, Any] = {k: value(k) for k in PATIENT_COLUMNS if value(k)}
     patient["conditions"] = [c for c in (value("conditions") or "").split(";") if c.strip()]
     procedure: dict[str, Any] = {
-        k: value(k) for k in ("performed_at", "injectate", "site", "side") if value(k)
+        k: value(k) for k in ("performed_at", "injectate", "site", "side", "baseline_pain")
+        if value(k)
     }
     procedure["diagnostic"] = diagnostic in _TRUE
     payload: dict[str, Any] = {"patient": patient, "procedure": procedure}
@@ -138,7 +147,7 @@ def import_csv(
         savepoint.commit()
         (report.imported if result.created else report.existing).append(result.enrollment.id)
         if result.created:
-            report.late.extend(f"line {line}: {past}"
+            report.late.extend(f"Row {line}, {past}"
                                for past in past_steps(session=session,
                                                       enrollment=result.enrollment))  # fmt: skip
     if outer is not None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -33,6 +34,11 @@ STEP, REASK, REPLY, NOTICE, PAGE, STAFF_TEXT = (
 KINDS = (STEP, REASK, REPLY, NOTICE, PAGE, STAFF_TEXT)
 
 
+def new_visit_uid() -> str:
+    # RFC 7986 recommends a UUID, with no host name or other identifying detail.
+    return str(uuid.uuid4())
+
+
 class Enrollment(Base):
     __tablename__ = "enrollments"
     __table_args__ = (
@@ -58,6 +64,15 @@ class Enrollment(Base):
     cancelled_at: Mapped[datetime | None]
     # When its texts were removed under the clinic's retention period (None: kept).
     purged_at: Mapped[datetime | None]
+    # The follow-up visit's calendar identity (delivery/invites.py): its UID stays while
+    # the appointment does, SEQUENCE counts its changes; a cancelled visit's successor
+    # gets a new UID, from ``visit_uid_at`` (None: since enrolment).
+    visit_uid: Mapped[str] = mapped_column(String(64), default=new_visit_uid)
+    visit_sequence: Mapped[int] = mapped_column(default=0)
+    visit_uid_at: Mapped[datetime | None]
+    # Pain 0-10 before a diagnostic injection, entered at enrolment: the diary's baseline
+    # (reminders/outcomes/diary.py).
+    baseline_pain: Mapped[int | None]
 
 
 class ScheduledMessage(Base):
@@ -114,6 +129,9 @@ class ScheduledMessage(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_members.id"))
     body: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str | None] = mapped_column(String(300))
+    # An iCalendar text decided with the body (a visit moved or cancelled); no patient
+    # data in it, the attendee is added at send time.
+    calendar: Mapped[str | None] = mapped_column(Text)
     step_key: Mapped[str] = mapped_column(String(60))
     occurrence: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str] = mapped_column(String(120))

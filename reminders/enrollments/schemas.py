@@ -124,11 +124,30 @@ class ProcedureIn(BaseModel):
     site: str = Field(default="hip joint", max_length=60)
     side: str | None = None
     diagnostic: bool = False
+    # Pain 0-10 before the injection: the diagnostic pain diary's baseline.
+    baseline_pain: int | None = None
 
     @field_validator("*", mode="before")
     @classmethod
     def _reject_nul(cls, value: object) -> object:
         return _no_nul(value)
+
+    @field_validator("baseline_pain", mode="before")
+    @classmethod
+    def _whole_score(cls, value: object) -> object:
+        # "7.5" or true would otherwise be read as a score; a score is a whole number.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+            number = int(value.strip())
+        if number is None or not 0 <= number <= 10:
+            raise ValueError("must be a whole number from 0 to 10")
+        return number
 
     @field_validator("performed_at")
     @classmethod

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from reminders import audit
 from reminders.clinics.models import Clinic
 from reminders.clinics.service import send_window
+from reminders.enrollments import visits
 from reminders.enrollments.models import (
     CANCELLED,
     PENDING,
@@ -21,6 +22,7 @@ from reminders.enrollments.models import (
     ScheduledMessage,
 )
 from reminders.enrollments.schemas import EnrollmentIn, InputError
+from reminders.outcomes import prompts
 from reminders.patients.models import Patient, Procedure
 from reminders.protocols import service as protocols
 from reminders.protocols.models import ProtocolVersion
@@ -105,11 +107,13 @@ def enroll(
         protocol_version_id=version.id,
         channel=data.channel,
         created_at=now,
+        baseline_pain=proc_in.baseline_pain,
     )
     session.add(enrollment)
     session.flush()
     for planned in timeline_plan(session=session, clinic=clinic, enrollment=enrollment, now=now):
         session.add(_message(enrollment, planned))
+    _invite_to_proms(session=session, clinic=clinic, enrollment=enrollment, now=now)
     audit.record(
         session=session,
         clinic_id=clinic.id,
@@ -134,8 +138,11 @@ def timeline_plan(
         available.add("sms")
     if patient.email and patient.email_opted_out_at is None:
         available.add("email")
+    # A diagnostic protocol's diary step becomes the clinic's diary times (outcomes/prompts).
+    steps = prompts.expand(protocols.steps_of(version), prompts.settings_of(clinic),
+                           baseline_known=enrollment.baseline_pain is not None)  # fmt: skip
     return plan(
-        protocols.steps_of(version),
+        steps,
         facts=Facts(
             conditions=frozenset(patient.conditions),
             diagnostic=procedure.diagnostic,
@@ -210,6 +217,7 @@ def reschedule(
     if enrollment.status != "active":
         raise InputError([("enrollment", f"is {enrollment.status}; only active ones change")])
     procedure = session.get_one(Procedure, enrollment.procedure_id)
+    visit_before = procedure.follow_up_at
     if performed_at is not None:
         if performed_at > now + MAX_FUTURE:
             raise InputError([("performed_at", "is more than a day in the future")])
@@ -221,6 +229,9 @@ def reschedule(
         procedure.follow_up_at = follow_up_at
     session.flush()
     replan(session=session, clinic=clinic, enrollment=enrollment, now=now)
+    # The patient's calendar: a new SEQUENCE, an update or a cancellation (visits.py).
+    visits.visit_changed(session=session, clinic=clinic, enrollment=enrollment,
+                         before=visit_before, after=procedure.follow_up_at, now=now)  # fmt: skip
     audit.record(
         session=session,
         clinic_id=clinic.id,
@@ -284,7 +295,20 @@ def replan(*, session: Session, clinic: Clinic, enrollment: Enrollment, now: dat
     return changed
 
 
+def _invite_to_proms(*, session: Session, clinic: Clinic, enrollment: Enrollment,
+                     now: datetime) -> None:
+    """HOOS JR invitations when the clinic uses it (reminders/outcomes/hoos.py)."""
+    from reminders.config import get_settings
+    from reminders.outcomes import hoos  # imported here: it reads the template set
+
+    settings = get_settings()
+    hoos.schedule_invites(session=session, clinic=clinic, enrollment=enrollment, now=now,
+                          public_url=settings.public_url, secret=settings.secret_key)
+
+
 def _replannable(message: ScheduledMessage) -> bool:
+    if message.body is not None:  # carries its own text (a PROM invitation): not planned
+        return False
     if message.status == PENDING:
         return True
     return message.status in (SKIPPED, CANCELLED) and message.status_reason in PLAN_REASONS
@@ -316,6 +340,9 @@ def cancel(
         .values(status=CANCELLED, status_reason="enrollment_cancelled", updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    procedure = session.get_one(Procedure, enrollment.procedure_id)
+    visits.enrollment_cancelled(session=session, enrollment=enrollment,
+                                follow_up_at=procedure.follow_up_at, now=now)  # fmt: skip
     audit.record(
         session=session,
         clinic_id=enrollment.clinic_id,

@@ -149,7 +149,7 @@ def _purge_messages(session: Session, enrollment: Enrollment) -> tuple[int, int]
     # onupdate stamp (the dashboard dates failures by it).
     to_her = m.kind.in_((REPLY, STAFF_TEXT))
     session.execute(update(m).where(m.id.in_(ids))
-                    .values(body=None, subject=None, updated_at=m.updated_at,
+                    .values(body=None, subject=None, calendar=None, updated_at=m.updated_at,
                             recipient=case((to_her, None), else_=m.recipient))
                     .execution_options(synchronize_session=False))  # fmt: skip
     attempts = session.execute(

@@ -12,6 +12,8 @@ from reminders.clock import Clock, SystemClock
 from reminders.config import Settings, get_settings
 from reminders.db import make_engine
 from reminders.web import api, api_docs, error_pages, health, pages
+from reminders.web.api import fhir as api_fhir
+from reminders.web.api import fhir_read
 from reminders.web.errors import install_error_handlers
 from reminders.web.webhooks import email_inbound, twilio_sms, twilio_status
 
@@ -45,6 +47,8 @@ def _routers() -> list[APIRouter]:
         twilio_sms.router,
         email_inbound.router,
         api.router,
+        api_fhir.router,
+        fhir_read.router,
         api_docs.router,
         pages.router,
     ]

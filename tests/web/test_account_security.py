@@ -461,3 +461,55 @@ def test_the_cleanup_job_removes_dead_sessions_and_reset_links(
     assert (old_mail.status, old_mail.body) == ("cancelled", resets.SCRUBBED)
     assert "token=" in (session.get_one(ScheduledMessage, current.message_id).body or "")
     assert CLEANUP.run(factory, clock) == 0
+
+
+# -- a lost phone ------------------------------------------------------------------------------
+
+
+def test_cora_loses_her_phone_and_dana_removes_her_authenticator_from_the_staff_page(
+    client: TestClient, cast: Cast, session: Session, clock: SimulatedClock
+) -> None:
+    sign_in(client, "cora@riverside.test")
+    set_up_totp(client, clock)
+    lost_phone = client.cookies.get(COOKIE)  # still signed in, somewhere in a taxi
+    remove = f"/staff/{cast.cora.id}/totp/remove"
+
+    # Carl cannot do it, nor can Bob at Lakeside, nor a form without the page's token.
+    client.cookies.clear()
+    carl = sign_in(client, "carl@riverside.test")
+    assert client.post(remove, data={"csrf_token": carl}).status_code == 403
+    client.cookies.clear()
+    bob = sign_in(client, "bob@lakeside.test")
+    assert client.post(remove, data={"csrf_token": bob}).status_code == 404
+    client.cookies.clear()
+    sign_in(client, "dana@riverside.test")
+    page = client.get("/staff").text
+    assert page.count('<span class="pill">authenticator app</span>') == 1
+    assert "Remove authenticator<span class=\"visually-hidden\"> of Cora Coordinator" in page
+    assert client.post(remove, data={}).status_code == 403
+    assert session.get(StaffTotp, cast.cora.id) is not None
+
+    removed = client.post(remove, data={"csrf_token": csrf_of(page)})
+    assert removed.headers["location"] == "/staff?notice=totp_removed"
+    assert "Authenticator removed" in client.get(removed.headers["location"]).text
+    session.expire_all()
+    assert session.get(StaffTotp, cast.cora.id) is None
+    assert not signed_in_as(client, lost_phone), "the lost phone is signed out too"
+    [event] = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "account.totp_disabled"))  # fmt: skip
+    assert (event.staff_id, event.subject_id) == (cast.dana.id, cast.cora.id)
+    client.cookies.clear()
+    sign_in(client, "dana@riverside.test")
+    row = re.search(r'<tr[^>]*data-action="account.totp_disabled".*?</tr>',
+                    client.get("/audit").text, re.DOTALL)  # fmt: skip
+    assert row and "Dana Admin</strong> turned off two-step sign-in for Cora Coordinator" in (
+        row.group(0))  # fmt: skip
+    again = client.post(remove, data={"csrf_token": csrf_of(client.get("/staff").text)})
+    assert again.status_code == 422 and "Cora Coordinator has no authenticator" in again.text
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "account.totp_disabled")) == 1  # fmt: skip
+
+    # Her password alone signs her in now (she can set up her new phone).
+    client.cookies.clear()
+    assert password_works(client, "cora@riverside.test", PASSWORD)
+    assert client.get("/concerns").status_code == 200

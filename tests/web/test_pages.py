@@ -125,7 +125,7 @@ def test_csv_upload_reports_bad_rows_and_imports_good_ones(
     response = client.post("/enrol/csv", data={"csrf_token": token},
                            files={"file": ("patients.csv", csv_text, "text/csv")})  # fmt: skip
     assert response.status_code == 422
-    assert "1 enrolled" in response.text and "line 3: patient.phone" in response.text
+    assert "1 enrolled" in response.text and "Row 3, Mobile phone" in response.text
     names = set(session.scalars(select(Patient.given_name)))
     assert "Gia" in names and "Hal" not in names
 

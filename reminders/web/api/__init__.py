@@ -11,12 +11,21 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from reminders.web.api import clinic, concerns, enrollments, oncall, patients, protocols, relief
+from reminders.web.api import (
+    clinic,
+    concerns,
+    enrollments,
+    fhir_endpoint,
+    oncall,
+    patients,
+    protocols,
+    relief,
+)
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid API key"}
 }
 
 router = APIRouter(prefix="/api/v1", responses=UNAUTHORIZED)
-for module in (enrollments, relief, concerns, protocols, oncall, clinic, patients):
+for module in (enrollments, relief, concerns, protocols, oncall, clinic, fhir_endpoint, patients):
     router.include_router(module.router)

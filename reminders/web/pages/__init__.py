@@ -16,6 +16,7 @@ from reminders.web.pages import (
     dashboard,
     enrol,
     forms,
+    outcomes,
     patient_edit,
     patients,
     protocols,
@@ -30,7 +31,7 @@ _STATIC_FILES["timeline.js"] = "text/javascript"  # the patient timeline's order
 
 router = APIRouter(include_in_schema=False)
 for module in (signin, concerns, concern, worklist, patients, enrol, protocols, admin, dashboard,
-               patient_edit, account, forms):
+               patient_edit, account, forms, outcomes):
     router.include_router(module.router)
 
 

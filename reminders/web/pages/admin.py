@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from fastapi.datastructures import FormData
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from reminders.clinics import sender_rates
 from reminders.clinics import settings as clinic_settings
@@ -25,9 +26,11 @@ from reminders.oncall import policy as policies
 from reminders.oncall import service as oncall
 from reminders.oncall.models import HOLIDAY, WEEKDAYS
 from reminders.staff import service as staff_service
-from reminders.staff import sessions
+from reminders.staff import sessions, totp
+from reminders.staff.models import StaffTotp
 from reminders.web.auth import CsrfForm
 from reminders.web.pages.common import (
+    NOTICES,
     AdminPage,
     Page,
     RowId,
@@ -222,6 +225,12 @@ def save_policy(severity: Severity, page: AdminPage, form: CsrfForm) -> Response
     return _apply(page, values, rename, action)
 
 
+STAFF_NOTICES = NOTICES | {
+    "totp_removed": "Authenticator removed and every session of theirs signed out: they sign "
+                    "in with their password alone until they set up a new one.",
+}  # fmt: skip
+
+
 def _staff_page(
     page: Page,
     errors: dict[str, str] | None = None,
@@ -229,9 +238,14 @@ def _staff_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     members = staff_service.list_staff(session=page.session, clinic_id=page.clinic_id)
+    # Who has an authenticator: one query, over this clinic's members only.
+    with_totp = set(page.session.scalars(select(StaffTotp.staff_id).where(
+        StaffTotp.staff_id.in_([m.id for m in members]),
+        StaffTotp.confirmed_at.is_not(None)))) if members else set()  # fmt: skip
     return page.render("staff.html", status_code=status_code, members=members,
                        roles=staff_service.ROLES, errors=errors or {},
-                       values=values or {"role": "clinician"},
+                       values=values or {"role": "clinician"}, with_totp=with_totp,
+                       notice=STAFF_NOTICES.get(page.request.query_params.get("notice", "")),
                        min_password=staff_service.MIN_PASSWORD)  # fmt: skip
 
 
@@ -277,3 +291,25 @@ def update_staff(staff_id: RowId, page: AdminPage, form: CsrfForm) -> Response:
     if not member.is_active:
         sessions.end_all_for(session=page.session, staff_id=member.id, now=page.now)
     return redirect("/staff", "saved")
+
+
+@router.post("/staff/{staff_id}/totp/remove", response_class=HTMLResponse)
+def remove_totp(staff_id: RowId, page: AdminPage, form: CsrfForm) -> Response:
+    """A lost phone: the admin removes a member's authenticator (audited in ``disable``).
+
+    Their sessions end too, since the lost phone may still be signed in. An admin's own
+    authenticator is turned off from /account, with their password.
+    """
+    member = staff_service.get_staff(session=page.session, clinic_id=page.clinic_id,
+                                     staff_id=staff_id)  # fmt: skip
+    if member is None:
+        return page.not_found("That staff member")
+    if member.id == page.viewer.staff.id:
+        return _staff_page(page, {"totp": "Your own authenticator is turned off from your "
+                                          "Account page, with your password."},
+                           status_code=422)  # fmt: skip
+    if not totp.disable(session=page.session, staff=member, actor=page.viewer.staff):
+        return _staff_page(page, {"totp": f"{member.name or member.email} has no authenticator "
+                                          "to remove."}, status_code=422)  # fmt: skip
+    sessions.end_all_for(session=page.session, staff_id=member.id, now=page.now)
+    return redirect("/staff", "totp_removed")

@@ -17,6 +17,7 @@ from reminders.clinics.models import DEFAULT_THRESHOLDS
 from reminders.enrollments import service as enrollments
 from reminders.enrollments.schemas import InputError
 from reminders.enrollments.service import UNSET, NotFound
+from reminders.outcomes import hoos
 from reminders.outcomes.diary import relief_for
 from reminders.patients import service as patients
 from reminders.web.auth import CsrfForm
@@ -57,14 +58,17 @@ def _timeline(page: Page, patient_id: int, status_code: int = 200,
     past = [e for e in data.events if e.at <= page.now]
     upcoming = [e for e in data.events if e.at > page.now]
     # The diagnostic pain diary's result per enrolment that has one (templates/_relief.html).
-    reliefs = {v.enrollment.id: r for v in data.enrollments
-               if (r := relief_for(session=page.session, enrollment_id=v.enrollment.id))}  # fmt: skip
+    found = {v.enrollment.id: relief_for(session=page.session, enrollment_id=v.enrollment.id)
+             for v in data.enrollments}  # fmt: skip
+    reliefs = {k: r for k, r in found.items() if r is not None}
     return page.render(
         "patient.html", status_code=status_code, t=data, order=order or "oldest",
         chosen=order is not None, past=past[::-1] if order == "newest" else past,
         upcoming=upcoming,
         pain_chart=pain_chart, glucose_chart=glucose_chart, errors=errors or {},
         reliefs=reliefs,
+        proms=hoos.responses(session=page.session, clinic_id=page.clinic_id,
+                             patient_id=patient_id),
     )  # fmt: skip
 
 
