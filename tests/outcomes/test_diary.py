@@ -257,7 +257,7 @@ def test_the_baseline_is_a_whole_number_from_0_to_10_at_every_front_door(
         session=session, clinic=riverside, now=T0, actor="test",
     )  # fmt: skip
     assert [str(e) for e in report.errors] == [
-        "line 3: procedure.baseline_pain: must be a whole number from 0 to 10"]
+        "Row 3, Pain before the injection: must be a whole number from 0 to 10"]
     imported = session.get_one(Enrollment, report.imported[0])
     assert imported.baseline_pain == 7
 
