@@ -95,6 +95,10 @@ def read_inbound() -> int:
     """Kicked by the SMS webhook after each stored batch: read the unread texts, then
     dispatch the replies and pages that queued (claimed ahead of check-ins)."""
     done = read_pending(sessions=session_scope, clock=SystemClock())
+    if done.more:
+        # A burst bigger than one round: carry on in another task (any worker process)
+        # rather than hold this one; the replies and pages already queued go out now.
+        read_inbound.delay()
     if done.queued:
         dispatch()
     return done.read

@@ -83,6 +83,7 @@ class Read:
 
     read: int = 0
     queued: bool = False
+    more: bool = False  # stopped at its limit: texts may still wait
 
 
 def read_pending(*, sessions: SessionFactory, clock: Clock, limit: int = 500) -> Read:
@@ -97,6 +98,7 @@ def read_pending(*, sessions: SessionFactory, clock: Clock, limit: int = 500) ->
             handled = read_sms(session=session, inbound=inbound)
         done.read += 1
         done.queued = done.queued or handled.queued
+    done.more = done.read >= limit
     if done.read:
         log.info("read %d stored texts", done.read)
     return done

@@ -48,11 +48,15 @@ def read_stored_texts(
 ) -> int:  # fmt: skip
     """The sweep behind the webhook's kick: read any stored text still unread, then
     deliver the replies and pages that reading queued."""
-    done = read_pending(sessions=sessions, clock=clock)
-    if done.queued:
-        deliver_now(sessions=sessions, channels=channels or default_channels(),
-                    settings=settings or get_settings(), clock=clock)  # fmt: skip
-    return done.read
+    read = 0
+    while True:  # until nothing is unread: a sweep after a lost kick may find a burst
+        done = read_pending(sessions=sessions, clock=clock)
+        read += done.read
+        if done.queued:
+            deliver_now(sessions=sessions, channels=channels or default_channels(),
+                        settings=settings or get_settings(), clock=clock)  # fmt: skip
+        if not done.more:
+            return read
 
 
 JOBS: list[Job] = [

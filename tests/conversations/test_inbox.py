@@ -198,3 +198,21 @@ def test_a_burst_of_signed_texts_shares_inserts_and_every_one_is_read(
         app.state.engine.dispose()
         truncate_all(engine)
         engine.dispose()
+
+
+def test_a_burst_bigger_than_one_round_is_read_to_the_end(
+    committed: Engine, now: datetime, fake_twilio: FakeTwilio
+) -> None:
+    """A round stops at its limit and says so; the sweep goes round until none is left
+    (the Celery task queues its own continuation instead)."""
+    riverside_with_questions(committed, now, 7)
+    stored(committed, now + hours(4.5), [(f"SMr{i:04d}", phone(i)) for i in range(7)])
+    clock, sessions = SimulatedClock(now + hours(4.6)), scopes(committed)
+    first = read_pending(sessions=sessions, clock=clock, limit=3)
+    assert (first.read, first.more) == (3, True)
+    settings = make_settings(database_url=str(committed.url), sms_provider="twilio",
+                             twilio_api_url=fake_twilio.url, sms_rate_per_second=0)  # fmt: skip
+    from reminders.conversations.outbound import build_channels
+
+    assert read_stored_texts(sessions, clock, build_channels(settings), settings) == 4
+    assert unread(sessions=sessions) == 0
