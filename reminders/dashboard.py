@@ -9,8 +9,10 @@ exactly the number of rows its link shows."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -116,6 +118,16 @@ def _response_rates(session: Session, clinic_id: int, since: datetime) -> list[S
         select(InboundMessage.answers_message_id).where(
             InboundMessage.clinic_id == clinic_id, InboundMessage.received_at >= since,
             InboundMessage.answers_message_id.is_not(None))))  # fmt: skip
+    rates, order = step_rates(session=session, clinic_id=clinic_id, rows=rows, answered=answered)
+    # In protocol order (the order patients get them); steps no protocol has any more last.
+    return sorted(rates, key=lambda r: (order.get(r.step, len(order)), r.step))
+
+
+def step_rates(
+    *, session: Session, clinic_id: int, rows: Sequence[Any], answered: set[int | None]
+) -> tuple[list[StepRate], dict[str, int]]:
+    """Tally (message id, step) rows into asked/answered per step, labelled in words;
+    with each step's place in the clinic's protocols, for sorting."""
     totals: dict[str, list[int]] = {}
     for message_id, step in rows:
         counts = totals.setdefault(step, [0, 0])
@@ -124,8 +136,7 @@ def _response_rates(session: Session, clinic_id: int, since: datetime) -> list[S
     titles, order = _step_titles(session, clinic_id)
     rates = [StepRate(step, a, b, display.sentence_case(display.step_label(step, titles.get(step))))
              for step, (a, b) in totals.items()]  # fmt: skip
-    # In protocol order (the order patients get them); steps no protocol has any more last.
-    return sorted(rates, key=lambda r: (order.get(r.step, len(order)), r.step))
+    return rates, order
 
 
 def _step_titles(session: Session, clinic_id: int) -> tuple[dict[str, str], dict[str, int]]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import redis
 
-from reminders.delivery.ratelimit import spacing
+from reminders.delivery.ratelimit import MARGIN, spacing
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class RedisRateLimiter:
         *,
         overrides: Mapping[str, float] | None = None,
         prefix: str = "aftercare:rate:",
-        margin: float = 0.02,
+        margin: float = MARGIN,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive; use NoLimit for none")

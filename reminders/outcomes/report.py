@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from reminders import display
 from reminders.clinics.models import Clinic
 from reminders.conversations.models import Concern, InboundMessage
-from reminders.dashboard import StepRate, _step_titles
+from reminders.dashboard import StepRate, step_rates
 from reminders.enrollments.models import SENT, STEP, Enrollment, ScheduledMessage
 from reminders.outcomes.diary import NO_RESULT, relief_for
 from reminders.outcomes.prompts import DIARY_KEY, settings_of
@@ -183,14 +183,7 @@ def _response_rates(session: Session, clinic_id: int, ids: list[int]) -> list[St
         select(InboundMessage.answers_message_id).where(
             InboundMessage.clinic_id == clinic_id,
             InboundMessage.answers_message_id.in_(sent_ids)))) if sent_ids else set()  # fmt: skip
-    totals: dict[str, list[int]] = {}
-    for message_id, step in rows:
-        counts = totals.setdefault(step, [0, 0])
-        counts[0] += 1
-        counts[1] += message_id in answered
-    titles, order = _step_titles(session, clinic_id)
-    rates = [StepRate(step, a, b, display.sentence_case(display.step_label(step, titles.get(step))))
-             for step, (a, b) in totals.items()]  # fmt: skip
+    rates, order = step_rates(session=session, clinic_id=clinic_id, rows=rows, answered=answered)
     # Diary points read in time order (a clinic's own times are not in any protocol file).
     return sorted(rates, key=lambda r: (order.get(r.step, order.get(DIARY_KEY, len(order))),
                                         _diary_minutes(r.step), r.step))  # fmt: skip
