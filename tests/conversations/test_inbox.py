@@ -216,3 +216,39 @@ def test_a_burst_bigger_than_one_round_is_read_to_the_end(
 
     assert read_stored_texts(sessions, clock, build_channels(settings), settings) == 4
     assert unread(sessions=sessions) == 0
+
+
+@pytest.mark.postgres
+def test_the_writer_survives_its_connection_dying_between_bursts(
+    pg_url: str, now: datetime
+) -> None:
+    """The webhook keeps one autocommit connection; if the database drops it (a restart),
+    the next text is stored on a fresh one, not refused."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    riverside_with_questions(engine, now, 2)
+    settings = make_settings(database_url=pg_url)
+    app = create_app(settings, clock=SimulatedClock(now + hours(4.5)))
+
+    def post(i: int) -> int:
+        params = {"MessageSid": f"SMdrop{i:027d}", "From": phone(i), "To": RIVERSIDE_NUMBER,
+                  "Body": "no"}  # fmt: skip
+        return client.post("/webhooks/twilio/sms", data=params,
+                           headers={"X-Twilio-Signature": sign(SMS_URL, params)}).status_code
+
+    try:
+        with TestClient(app) as client:
+            assert post(0) == 200
+            writer = app.state.inbound_writer._connection
+            pid = writer.connection.dbapi_connection.info.backend_pid
+            with engine.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            assert post(1) == 200
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
+    finally:
+        app.state.engine.dispose()
+        truncate_all(engine)
+        engine.dispose()

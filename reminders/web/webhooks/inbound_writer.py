@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from reminders.conversations.inbox import store_texts
 
@@ -30,6 +31,7 @@ class InboundWriter:
         self._after_commit = after_commit
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._in_flight: asyncio.Future[None] | None = None
+        self._connection: Connection | None = None
 
     async def store(self, row: dict[str, Any]) -> int:
         """Store one text (a ``service.sms_row``); its id, once committed."""
@@ -59,18 +61,32 @@ class InboundWriter:
             self._in_flight = None
             done.set_result(None)
 
-    def _connect(self) -> Connection:
-        connection = self._engine.connect()
-        if self._engine.dialect.name == "postgresql":
-            # The one INSERT is atomic by itself: BEGIN and COMMIT would be two more round
-            # trips per batch. (pysqlite's autocommit did not keep the rows: SQLite keeps
-            # its transaction, which costs no round trip there.)
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        return connection
+    def _store(self, rows: list[dict[str, Any]]) -> list[int]:
+        if self._engine.dialect.name != "postgresql":
+            # (pysqlite's autocommit did not keep the rows; SQLite's own transaction costs
+            # no round trip anyway.)
+            with self._engine.begin() as conn:
+                return store_texts(connection=conn, rows=rows)
+        # PostgreSQL: one autocommit connection kept for the writer (batches never
+        # overlap). The one INSERT is atomic by itself, so BEGIN and COMMIT would be two
+        # more round trips per batch, and a pool checkout per batch costs a reset.
+        for attempt in (1, 2):
+            if self._connection is None or self._connection.closed:
+                self._connection = self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT")
+            try:
+                return store_texts(connection=self._connection, rows=rows)
+            except DBAPIError as exc:
+                self._connection.close()  # never kept broken
+                self._connection = None
+                # A connection that died while idle (the database restarted) is retried
+                # once on a fresh one; the INSERT is idempotent (ON CONFLICT DO NOTHING).
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     def _write(self, rows: list[dict[str, Any]]) -> list[int]:
-        with self._connect() as conn, conn.begin():
-            ids = store_texts(connection=conn, rows=rows)
+        ids = self._store(rows)
         if self._after_commit is not None:
             try:
                 self._after_commit()
