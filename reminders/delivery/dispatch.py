@@ -55,8 +55,8 @@ class Limits:
     ``max_in_flight`` caps unexpired claims overall: a huge backlog (after an outage) is
     claimed a slice at a time instead of all at once and then left to expire in the
     queue. ``per_sender`` caps the SMS claims of one clinic when its sender number is
-    rate limited: at one message a second, claiming more than half a lease's worth
-    would only queue work that expires before a worker can send it. ``per_clinic``
+    rate limited: two dispatch ticks' worth keeps the number busy, and more would only
+    hold claims other numbers could be sending (engine._lease_worth). ``per_clinic``
     holds the caps of clinics whose number sends at its own rate (a toll-free number
     at 3/s may hold three times a long code's claims); other clinics get ``per_sender``.
     """

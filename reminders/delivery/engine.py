@@ -12,8 +12,9 @@ Sizes, and why:
 - a *group* (one prepare and one record transaction) is up to 100 messages, or about
   five seconds' worth when rate limited, which bounds how stale the opt-out and
   quiet-hours re-check can be when the provider is called;
-- at most 2,000 claims are in flight, and a rate-limited sender has at most half a
-  lease's worth, so a large backlog is claimed as workers free up, never all at once.
+- at most 2,000 claims are in flight, and a rate-limited sender has at most two
+  dispatch ticks' worth (never half a lease's), so a large backlog is claimed as
+  workers free up, never all at once, and every number's messages go out side by side.
 """
 
 from __future__ import annotations
