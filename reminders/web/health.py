@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminders.clinics.models import Clinic
+from reminders.conversations.models import InboundMessage
 from reminders.delivery.dispatch import in_flight
 from reminders.enrollments.models import PENDING, ScheduledMessage
 from reminders.oncall.service import on_call_many
@@ -48,7 +49,9 @@ def healthz(request: Request, settings: SettingsDep, clock: ClockDep) -> JSONRes
 
     A clinic with nobody on call right now makes the status ``degraded`` (still 200: the
     service works, a person has to fix the rota) and adds ``checks.oncall`` with the
-    number of such clinics, never their names.
+    number of such clinics, never their names. So does a patient's text stored more than
+    ``UNREAD_AFTER`` ago and still not read (``checks.inbound``): the webhook only
+    stores texts, so with no worker reading them no reply, concern or page follows.
     """
     checks: dict[str, dict[str, Any]] = {"database": _check_database(request.app.state.engine)}
     if settings.broker_url:
@@ -59,10 +62,34 @@ def healthz(request: Request, settings: SettingsDep, clock: ClockDep) -> JSONRes
         uncovered = _check_on_call(request.app.state.sessionmaker, clock.now())
         if uncovered is not None:
             checks["oncall"] = uncovered
+        unread = _check_unread(request.app.state.sessionmaker, clock.now())
+        if unread is not None:
+            checks["inbound"] = unread
     down = any(check["status"] == "down" for check in checks.values())
     degraded = any(check["status"] == "degraded" for check in checks.values())
     status = "down" if down else "degraded" if degraded else "ok"
     return JSONResponse({"status": status, "checks": checks}, status_code=503 if down else 200)
+
+
+UNREAD_AFTER = timedelta(minutes=1)  # readers are kicked at once; the sweep runs every 5 s
+
+
+def _check_unread(maker: sessionmaker[Session], now: datetime) -> dict[str, Any] | None:
+    """``{"status": "degraded", "unread_texts": N, "oldest_seconds": S}`` when stored texts
+    wait longer than UNREAD_AFTER to be read (the partial index of unread texts)."""
+    try:
+        with maker() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(InboundMessage.received_at))
+                .where(InboundMessage.processed_at.is_(None))).one()  # fmt: skip
+            session.rollback()
+    except Exception as exc:
+        log.warning("health: unread texts not readable (%s)", type(exc).__name__)
+        return None
+    if not count or oldest is None or now - oldest <= UNREAD_AFTER:
+        return None
+    return {"status": "degraded", "unread_texts": int(count),
+            "oldest_seconds": int((now - oldest).total_seconds())}  # fmt: skip
 
 
 def _check_on_call(maker: sessionmaker[Session], now: datetime) -> dict[str, Any] | None:

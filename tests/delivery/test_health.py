@@ -149,3 +149,27 @@ def test_metrics_in_multiprocess_mode_list_each_metric_once_with_every_process(
                  "aftercare_messages_sent_total"):  # fmt: skip
         assert out.count(f"# TYPE {name} ") == 1, name
     assert 'aftercare_messages_sent_total{channel="sms"} 2.0' in out
+
+
+def test_healthz_is_degraded_while_a_stored_text_waits_unread(db: Db, serve: Any) -> None:
+    """The webhook only stores texts: with no worker reading them, no reply, concern or
+    page follows, and /healthz says so (count and age only, never the text)."""
+    from datetime import UTC, datetime
+
+    from reminders.conversations.inbox import read_pending, store_texts
+    from reminders.conversations.service import sms_row
+
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    with db.engine.begin() as conn:
+        store_texts(connection=conn, rows=[sms_row(
+            now=now - timedelta(minutes=5), message_sid="SM" + "u" * 32, sender="+13125550123",
+            to="+13125550100", body="my hip is on fire")])  # fmt: skip
+    client = serve(settings_for(str(db.engine.url)), clock=SimulatedClock(now))
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "degraded"
+    assert response.json()["checks"]["inbound"] == {
+        "status": "degraded", "unread_texts": 1, "oldest_seconds": 300}
+    assert "fire" not in response.text and "0123" not in response.text
+
+    assert read_pending(sessions=db.sessions, clock=SimulatedClock(now)).read == 1
+    assert "inbound" not in client.get("/healthz").json()["checks"]
