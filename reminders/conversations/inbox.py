@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
 
 from reminders.clock import Clock
 from reminders.conversations.models import InboundMessage
@@ -123,8 +125,16 @@ def _claim(clock: Clock) -> Any:
     )
 
 
+def waiting(*, session: Session) -> tuple[int, datetime | None]:
+    """How many stored texts wait to be read, and when the oldest arrived (its partial
+    index): for /healthz and tests."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(InboundMessage.received_at))
+        .where(InboundMessage.processed_at.is_(None))).one()  # fmt: skip
+    return int(count or 0), oldest
+
+
 def unread(*, sessions: SessionFactory) -> int:
-    """How many stored texts wait to be read (health checks, tests)."""
+    """How many stored texts wait to be read."""
     with sessions() as session:
-        waiting = select(func.count()).where(InboundMessage.processed_at.is_(None))
-        return int(session.scalar(waiting) or 0)
+        return waiting(session=session)[0]

@@ -53,6 +53,8 @@ from sqlalchemy.orm import Session
 from reminders.clinics.models import Clinic, StaffMember
 from reminders.conversations.models import Concern, InboundMessage
 from reminders.enrollments.models import PAGE, SENT, Enrollment, ScheduledMessage
+from reminders.outcomes.diary import relief_for
+from reminders.outcomes.hoos import responses
 from reminders.patients.models import Patient
 
 FHIR_VERSION = "4.3.0"  # R4B
@@ -249,12 +251,8 @@ def relief_observations(
 ) -> dict[str, dict[str, Any]]:
     """% relief per answered diary point of a diagnostic injection, by id.
 
-    Needs the pain diary (reminders/outcomes/diary.py); without it, none.
+    From the pain diary (reminders/outcomes/diary.py).
     """
-    try:
-        from reminders.outcomes.diary import relief_for
-    except ImportError:  # the diary is another step's; FHIR out works without it
-        return {}
     result = relief_for(session=session, enrollment_id=enrollment.id)
     if result is None:
         return {}
@@ -308,11 +306,7 @@ def _enrollments(session: Session, clinic: Clinic, patient: Patient) -> list[Enr
 def questionnaire_responses(
     *, session: Session, clinic: Clinic, patient: Patient, urls: Urls
 ) -> list[dict[str, Any]]:
-    """Scored PROMs (HOOS JR, reminders/outcomes/hoos.py); none while that is absent."""
-    try:
-        from reminders.outcomes.hoos import responses
-    except ImportError:
-        return []
+    """Scored PROMs (HOOS JR, reminders/outcomes/hoos.py)."""
     out = []
     for r in responses(session=session, clinic_id=clinic.id, patient_id=patient.id):
         items = [{"linkId": str(item), "answer": [{"valueInteger": int(value)}]}

@@ -45,6 +45,7 @@ from reminders.enrollments.models import (
     ScheduledMessage,
 )
 from reminders.interop.push_models import FhirEndpoint, FhirPush
+from reminders.outcomes.diary import relief_for
 
 KIND = CHANNEL = "fhir"
 EXPIRY = timedelta(days=7)  # retried with back-off (at most an hour apart) for a week
@@ -63,13 +64,15 @@ def reply_read(*, session: Session, inbound: InboundMessage, now: datetime) -> N
     and % relief when it completed a diary point)."""
     if inbound.clinic_id is None or inbound.patient_id is None:
         return
-    if endpoint_of(session, inbound.clinic_id) is None:
+    endpoint = endpoint_of(session, inbound.clinic_id)  # read once: none, no work at all
+    if endpoint is None:
         return
     keys = [f"Observation/reply-{inbound.id}-{what}" for what in observation_kinds(inbound)]
     if inbound.enrollment_id is not None and keys:
         session.flush()  # the diary reads this reply back
         keys += _relief_keys(session, inbound)
-    enqueue(session=session, clinic_id=inbound.clinic_id, keys=keys, now=now)
+    _enqueue(session=session, endpoint=endpoint, clinic_id=inbound.clinic_id, keys=keys,
+             now=now)  # fmt: skip
 
 
 def concern_changed(*, session: Session, concern: Concern, now: datetime) -> None:
@@ -94,10 +97,6 @@ def observation_kinds(inbound: InboundMessage) -> list[str]:
 
 
 def _relief_keys(session: Session, inbound: InboundMessage) -> list[str]:
-    try:
-        from reminders.outcomes.diary import relief_for
-    except ImportError:
-        return []
     assert inbound.enrollment_id is not None
     result = relief_for(session=session, enrollment_id=inbound.enrollment_id)
     if result is None:
@@ -115,9 +114,18 @@ def enqueue(*, session: Session, clinic_id: int, keys: Iterable[str], now: datet
     An Observation is pushed once (a later call for it queues nothing); a Flag or Task
     joins a push of it still waiting, and waits behind one in flight.
     """
-    keys = list(dict.fromkeys(keys))
     endpoint = endpoint_of(session, clinic_id) if keys else None
     if endpoint is None:
+        return []
+    return _enqueue(session=session, endpoint=endpoint, clinic_id=clinic_id, keys=keys, now=now)
+
+
+def _enqueue(
+    *, session: Session, endpoint: FhirEndpoint, clinic_id: int, keys: Iterable[str],
+    now: datetime,
+) -> list[int]:  # fmt: skip
+    keys = list(dict.fromkeys(keys))
+    if not keys:
         return []
     m, p = ScheduledMessage, FhirPush
     known: dict[str, list[tuple[str, datetime | None]]] = {}

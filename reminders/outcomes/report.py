@@ -36,6 +36,7 @@ from reminders.conversations.models import Concern, InboundMessage
 from reminders.dashboard import StepRate, step_rates
 from reminders.enrollments.models import SENT, STEP, Enrollment, ScheduledMessage
 from reminders.outcomes.diary import NO_RESULT, relief_for
+from reminders.outcomes.hoos import change_summary
 from reminders.outcomes.prompts import DIARY_KEY, settings_of
 from reminders.patients.models import Procedure
 from reminders.protocols.spec import INJECTATES
@@ -216,10 +217,6 @@ def _diaries(session: Session, clinic_id: int, enrolled: Sequence[Any]) -> list[
 
 
 def _hoos(session: Session, clinic_id: int, filters: Filters) -> list[dict[str, Any]] | None:
-    try:
-        from reminders.outcomes.hoos import change_summary
-    except ImportError:  # built by its own step; the report says "no data" without it
-        return None
     rows = change_summary(session=session, clinic_id=clinic_id)
     return [dict(r) for r in rows
             if (not filters.injectate or r.get("injectate") == filters.injectate)

@@ -31,7 +31,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from reminders.clinics.models import Clinic
-from reminders.conversations.models import InboundMessage
+from reminders.conversations.inbox import waiting
 from reminders.delivery.dispatch import in_flight
 from reminders.enrollments.models import PENDING, ScheduledMessage
 from reminders.oncall.service import on_call_many
@@ -79,9 +79,7 @@ def _check_unread(maker: sessionmaker[Session], now: datetime) -> dict[str, Any]
     wait longer than UNREAD_AFTER to be read (the partial index of unread texts)."""
     try:
         with maker() as session:
-            count, oldest = session.execute(
-                select(func.count(), func.min(InboundMessage.received_at))
-                .where(InboundMessage.processed_at.is_(None))).one()  # fmt: skip
+            count, oldest = waiting(session=session)
             session.rollback()
     except Exception as exc:
         log.warning("health: unread texts not readable (%s)", type(exc).__name__)

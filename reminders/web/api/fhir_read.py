@@ -25,6 +25,7 @@ from reminders.clinics.models import Clinic
 from reminders.clinics.service import clinic_for_api_key
 from reminders.interop import fhir_out
 from reminders.patients.models import Patient
+from reminders.web.api import fhir as intake
 from reminders.web.deps import ClockDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -179,10 +180,6 @@ def capability_statement(public_url: str, now: Any) -> dict[str, Any]:
 
 def _intake_installed() -> bool:
     """``POST /fhir/Bundle`` (FHIR in, reminders/web/api/fhir.py) is served."""
-    try:
-        from reminders.web.api import fhir as intake
-    except ImportError:
-        return False
     return any(getattr(r, "path", "").endswith("/Bundle")
                and "POST" in (getattr(r, "methods", None) or ())
                for r in intake.router.routes)  # fmt: skip
